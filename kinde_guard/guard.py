@@ -1,0 +1,227 @@
+"""KindeGuard: verify Kinde access tokens (sync and async), with a verified-token cache.
+
+>>> guard = KindeGuard(domain="https://acme.kinde.com", audience=["https://api.acme.com"])
+>>> guard.config.jwks_uri
+'https://acme.kinde.com/.well-known/jwks'
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from cachetools import LRUCache
+
+from ._http import Fetcher
+from .bearer import parse_authorization
+from .claims import Claims, Match
+from .config import GuardConfig
+from .errors import AuthError, ConfigurationError
+from .jwks import KeySetState, RemoteKeySet, SigningKey
+from .verify import ParsedToken, Policy, parse_header, parse_payload, parse_token, verify_signature
+
+__all__ = ["EventHook", "KindeGuard"]
+
+logger = logging.getLogger("kinde_guard")
+
+#: ``on_event(name, data)``: called on verification outcomes and JWKS fetches (see the README).
+EventHook = Callable[[str, Mapping[str, Any]], None]
+
+_HEADER_CACHE_SIZE = 64
+
+
+class KindeGuard:
+    """Verifies bearer tokens issued by one Kinde tenant for one API.
+
+    Build it once at start-up and share it: it holds the JWKS cache and the verified-token cache,
+    both safe for threads and asyncio tasks.
+
+    ``clock`` (seconds since the epoch) and ``fetch`` (the JWKS fetcher) are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        config: GuardConfig | None = None,
+        /,
+        *,
+        clock: Callable[[], float] | None = None,
+        fetch: Fetcher | None = None,
+        key_set: RemoteKeySet | None = None,
+        on_event: EventHook | None = None,
+        **options: Any,
+    ) -> None:
+        if config is None:
+            config = GuardConfig(**options)
+        elif options:
+            raise ConfigurationError("Pass either a GuardConfig or keyword options, not both.")
+        self.config = config
+        self._clock = clock or time.time
+        self._on_event = on_event
+        self.key_set = key_set or RemoteKeySet.from_config(config, clock=self._clock, fetch=fetch, on_event=on_event)
+        self._policy = Policy.from_config(config)
+        self._algorithms = frozenset(config.algorithms)
+        self._headers: dict[str, tuple[str, str]] = {}
+        self._cache: LRUCache[str, tuple[Claims, float, str]] | None = (
+            LRUCache(maxsize=config.token_cache_size) if config.token_cache_size else None
+        )
+        self._cache_lock = threading.Lock()
+
+    # -- public API --------------------------------------------------------------------------
+
+    def verify(
+        self,
+        token: str,
+        *,
+        scopes: Iterable[str] | None = None,
+        permissions: Iterable[str] | None = None,
+        match: Match = "all",
+    ) -> Claims:
+        """Verify ``token`` and check that it grants ``scopes`` / ``permissions``.
+
+        Raises an :class:`~kinde_guard.AuthError` subclass when the token is refused and
+        :class:`~kinde_guard.JWKSError` when no signing key can be obtained.
+        """
+        claims = self._cached(token)
+        if claims is None:
+            try:
+                parsed = self._parse(token)
+                claims = self._finish(token, parsed, self.key_set.get_key(parsed.kid))
+            except AuthError as exc:
+                self._refused(exc, token)
+                raise
+        self._authorize(claims, scopes, permissions, match)
+        return claims
+
+    async def verify_async(
+        self,
+        token: str,
+        *,
+        scopes: Iterable[str] | None = None,
+        permissions: Iterable[str] | None = None,
+        match: Match = "all",
+    ) -> Claims:
+        """Like :meth:`verify`; a JWKS fetch runs in a worker thread, never blocking the loop."""
+        claims = self._cached(token)
+        if claims is None:
+            try:
+                parsed = self._parse(token)
+                claims = self._finish(token, parsed, await self.key_set.get_key_async(parsed.kid))
+            except AuthError as exc:
+                self._refused(exc, token)
+                raise
+        self._authorize(claims, scopes, permissions, match)
+        return claims
+
+    def authenticate(
+        self,
+        authorization: str | bytes | None,
+        *,
+        scopes: Iterable[str] | None = None,
+        permissions: Iterable[str] | None = None,
+        match: Match = "all",
+    ) -> Claims:
+        """Verify the token in an ``Authorization`` header value (``Bearer <token>``).
+
+        No header or another scheme raises :class:`~kinde_guard.MissingTokenError` (401, bare
+        challenge); a malformed ``Bearer`` value :class:`~kinde_guard.InvalidRequestError` (400).
+        """
+        return self.verify(parse_authorization(authorization), scopes=scopes, permissions=permissions, match=match)
+
+    async def authenticate_async(
+        self,
+        authorization: str | bytes | None,
+        *,
+        scopes: Iterable[str] | None = None,
+        permissions: Iterable[str] | None = None,
+        match: Match = "all",
+    ) -> Claims:
+        """Async :meth:`authenticate`."""
+        token = parse_authorization(authorization)
+        return await self.verify_async(token, scopes=scopes, permissions=permissions, match=match)
+
+    def authorize(
+        self,
+        claims: Claims,
+        *,
+        scopes: Iterable[str] | None = None,
+        permissions: Iterable[str] | None = None,
+        match: Match = "all",
+    ) -> None:
+        """Check already verified ``claims`` against a route's needs (raises InsufficientScopeError)."""
+        self._authorize(claims, scopes, permissions, match)
+
+    def key_set_state(self) -> KeySetState:
+        """The JWKS cache's state for health checks: kids, age, last error. No secrets."""
+        return self.key_set.state()
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _cached(self, token: str) -> Claims | None:
+        if self._cache is None:
+            return None
+        with self._cache_lock:
+            entry = self._cache.get(token)
+        if entry is None:
+            return None
+        claims, valid_until, kid = entry
+        # A cached verdict never outlives the token's exp, nor the key that signed it.
+        if self._clock() < valid_until and self.key_set.has_kid(kid):
+            return claims
+        with self._cache_lock:
+            self._cache.pop(token, None)
+        return None
+
+    def _header(self, segment: str) -> tuple[str, str]:
+        found = self._headers.get(segment)
+        if found is None:
+            found = parse_header(segment, self._algorithms)
+        return found
+
+    def _parse(self, token: str) -> ParsedToken:
+        return parse_token(token, self.config.max_token_bytes, self._header)
+
+    def _finish(self, token: str, parsed: ParsedToken, key: SigningKey) -> Claims:
+        verify_signature(parsed, key)
+        # The signature holds: from here on the header and claims are the issuer's own words.
+        header_segment = token.partition(".")[0]
+        if header_segment not in self._headers:
+            if len(self._headers) >= _HEADER_CACHE_SIZE:
+                self._headers.clear()
+            self._headers[header_segment] = (parsed.alg, parsed.kid)
+        payload = parse_payload(parsed)
+        valid_until = self._policy.check_claims(payload, self._clock())
+        claims = Claims.from_payload(payload)
+        if self._cache is not None:
+            with self._cache_lock:
+                self._cache[token] = (claims, valid_until, parsed.kid)
+        self._emit("token_verified", kid=parsed.kid, m2m=claims.is_m2m)
+        return claims
+
+    def _authorize(
+        self, claims: Claims, scopes: Iterable[str] | None, permissions: Iterable[str] | None, match: Match
+    ) -> None:
+        if match not in ("all", "any"):
+            raise ValueError("match must be 'all' or 'any'")
+        try:
+            self._policy.authorize(claims, scopes, permissions, match)
+        except AuthError as exc:
+            self._refused(exc, None)
+            raise
+
+    def _refused(self, exc: AuthError, token: str | None) -> None:
+        # Log the reason and, when the header parsed, the kid; never the token itself.
+        kid = None
+        if token is not None and isinstance(token, str):
+            kid = self._headers.get(token.partition(".")[0], (None, None))[1]
+        logger.debug("token refused: %s: %s (kid=%s)", type(exc).__name__, exc.description, kid)
+        self._emit("token_refused", reason=type(exc).__name__, error=exc.error_code, kid=kid)
+
+    def _emit(self, event: str, **data: Any) -> None:
+        if self._on_event is not None:
+            try:
+                self._on_event(event, data)
+            except Exception:  # a metrics hook must never break verification
+                logger.exception("on_event hook raised")

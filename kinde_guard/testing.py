@@ -1,0 +1,330 @@
+"""A Kinde-shaped issuer for tests: RSA keys, token minting and a real local HTTP server.
+
+For kinde_guard's own tests and for yours::
+
+    from kinde_guard.testing import DevIssuer
+
+    with DevIssuer(audience="https://api.example.com").serve() as issuer:
+        guard = issuer.guard()                      # a KindeGuard trusting this issuer
+        token = issuer.mint(scp=["read:orders"])    # a Kinde-shaped user access token
+        guard.verify(token, scopes=["read:orders"])
+
+Any claim or header can be overridden, or removed with :data:`OMIT`::
+
+    issuer.mint(exp=OMIT, aud=[], headers={"kid": "nope"})
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from jwt.algorithms import RSAAlgorithm
+
+from ._http import HTTPResponse
+from ._issuer_http import IssuerHTTPServer, Request, Response, json_response
+from .config import GuardConfig
+from .guard import KindeGuard
+
+__all__ = ["OMIT", "DevIssuer", "b64url", "generate_rsa_key", "kid_for", "sign_jws"]
+
+UNSERVED_ISSUER = "https://dev-issuer.kinde-guard.invalid"
+DEFAULT_AUDIENCE = "https://api.example.com"
+DEFAULT_CLIENT_ID = "kinde-guard-dev-client"
+DEFAULT_SCOPES = ("openid", "email", "offline")
+
+
+class _Omit:
+    def __repr__(self) -> str:
+        return "OMIT"
+
+
+#: Pass as a claim or header value to remove it from a minted token.
+OMIT: Any = _Omit()
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def generate_rsa_key(bits: int = 2048) -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+def kid_for(key: rsa.RSAPrivateKey | rsa.RSAPublicKey) -> str:
+    """A Kinde-shaped kid (colon-separated hex, like ``4c:fa:9e:...``) derived from the modulus."""
+    public = key.public_key() if isinstance(key, rsa.RSAPrivateKey) else key
+    n = public.public_numbers().n.to_bytes((public.key_size + 7) // 8, "big")
+    return ":".join(f"{b:02x}" for b in hashlib.sha256(n).digest()[:16])
+
+
+def sign_jws(header: Mapping[str, Any], payload: Mapping[str, Any] | bytes, key: rsa.RSAPrivateKey) -> str:
+    """Sign a compact JWS with an RSA key, using the header's ``alg`` (RS*/PS*; RS256 if absent)."""
+    alg = header.get("alg") if isinstance(header.get("alg"), str) else "RS256"
+    assert isinstance(alg, str)
+    body = payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")).encode()
+    signing_input = f"{b64url(json.dumps(header, separators=(',', ':')).encode())}.{b64url(body)}"
+    digest: hashes.HashAlgorithm = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}.get(
+        alg[2:], hashes.SHA256()
+    )
+    pad: padding.AsymmetricPadding = (
+        padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size)
+        if alg.startswith("PS")
+        else padding.PKCS1v15()
+    )
+    signature = key.sign(signing_input.encode("ascii"), pad, digest)
+    return f"{signing_input}.{b64url(signature)}"
+
+
+def _apply(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    for name, value in overrides.items():
+        if value is OMIT:
+            base.pop(name, None)
+        else:
+            base[name] = value
+    return base
+
+
+class DevIssuer:
+    """A local stand-in for a Kinde tenant. Not for production: keys live in memory.
+
+    ``serve()`` starts a real HTTP server on 127.0.0.1 (a free port unless ``port`` is given)
+    serving discovery and the JWKS; switch it to fail with :attr:`jwks_status`, :attr:`jwks_hang`
+    or :attr:`jwks_body`, and read :attr:`jwks_fetches` to count key-set fetches.
+    """
+
+    __test__ = False  # not a test class, whatever pytest's collection rules say
+
+    def __init__(
+        self,
+        *,
+        issuer: str | None = None,
+        audience: str | Sequence[str] = DEFAULT_AUDIENCE,
+        client_id: str = DEFAULT_CLIENT_ID,
+        key: rsa.RSAPrivateKey | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._issuer = issuer
+        self.audience: list[str] = audience.split() if isinstance(audience, str) else list(audience)
+        self.client_id = client_id
+        self.clock = clock
+        self._lock = threading.Lock()
+        first = key or generate_rsa_key()
+        self._keys: list[tuple[str, rsa.RSAPrivateKey]] = [(kid_for(first), first)]
+        self._server: IssuerHTTPServer | None = None
+        #: HTTP status the JWKS endpoint answers (200 = normal).
+        self.jwks_status = 200
+        #: Seconds the JWKS endpoint waits before answering (0 = at once).
+        self.jwks_hang = 0.0
+        #: Raw body to answer instead of the real JWKS (``None`` = the real one).
+        self.jwks_body: bytes | None = None
+        #: Extra headers on the JWKS response, e.g. ``{"Cache-Control": "max-age=60"}``.
+        self.jwks_headers: dict[str, str] = {}
+        #: Number of JWKS requests served (or refused) so far.
+        self.jwks_fetches = 0
+
+    # -- identity --------------------------------------------------------------------------------
+
+    @property
+    def issuer(self) -> str:
+        """The ``iss`` of minted tokens: the given one, the served URL, or a placeholder."""
+        if self._issuer is not None:
+            return self._issuer
+        return self._server.url if self._server is not None else UNSERVED_ISSUER
+
+    @property
+    def url(self) -> str:
+        """Base URL of the running server."""
+        if self._server is None:
+            raise RuntimeError("the issuer is not served; call serve() first")
+        return self._server.url
+
+    @property
+    def kid(self) -> str:
+        """The kid of the current signing key."""
+        return self._keys[-1][0]
+
+    @property
+    def private_key(self) -> rsa.RSAPrivateKey:
+        return self._keys[-1][1]
+
+    def rotate(self, *, keep_previous: bool = False, key: rsa.RSAPrivateKey | None = None) -> str:
+        """Sign with a new key from now on; keep the old one in the JWKS only if asked. Returns the new kid."""
+        new = key or generate_rsa_key()
+        with self._lock:
+            self._keys = [*self._keys, (kid_for(new), new)] if keep_previous else [(kid_for(new), new)]
+        return self.kid
+
+    def jwks(self) -> dict[str, Any]:
+        """The public JWKS document, shaped like Kinde's."""
+        keys = []
+        for kid, key in self._keys:
+            jwk = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+            keys.append({"e": jwk["e"], "n": jwk["n"], "alg": "RS256", "kid": kid, "kty": "RSA", "use": "sig"})
+        return {"keys": keys}
+
+    # -- minting ---------------------------------------------------------------------------------
+
+    def _base_claims(self, expires_in: float) -> dict[str, Any]:
+        now = int(self.clock())
+        return {"iat": now, "exp": now + int(expires_in), "iss": self.issuer, "jti": str(uuid.uuid4())}
+
+    def sign(
+        self, payload: Mapping[str, Any], headers: Mapping[str, Any] | None = None, key: rsa.RSAPrivateKey | None = None
+    ) -> str:
+        """Sign ``payload`` as is, with Kinde's header (``alg``, ``kid``, ``typ``) plus ``headers``."""
+        header = _apply({"alg": "RS256", "kid": self.kid, "typ": "JWT"}, headers or {})
+        return sign_jws(header, payload, key or self.private_key)
+
+    def mint(
+        self,
+        *,
+        scopes: Sequence[str] | None = None,
+        permissions: Sequence[str] | None = None,
+        expires_in: float = 3600,
+        headers: Mapping[str, Any] | None = None,
+        key: rsa.RSAPrivateKey | None = None,
+        **claims: Any,
+    ) -> str:
+        """A Kinde-shaped user access token: ``aud`` list, ``azp``, ``sub`` ``kp_...``, ``scp``,
+        ``iat``, ``exp`` (+1 h), ``jti``. ``scopes`` sets ``scp``; ``permissions`` adds
+        ``permissions`` and ``org_code``; keyword claims override or (with OMIT) remove."""
+        payload = self._base_claims(expires_in)
+        payload.update(
+            aud=list(self.audience),
+            azp=self.client_id,
+            scp=list(DEFAULT_SCOPES if scopes is None else scopes),
+            sub="kp_" + secrets.token_hex(16),
+        )
+        if permissions is not None:
+            payload.update(org_code="org_" + secrets.token_hex(6), permissions=list(permissions))
+        return self.sign(_apply(payload, claims), headers, key)
+
+    def mint_m2m(
+        self,
+        *,
+        scopes: Sequence[str] = (),
+        expires_in: float = 86400,
+        headers: Mapping[str, Any] | None = None,
+        key: rsa.RSAPrivateKey | None = None,
+        **claims: Any,
+    ) -> str:
+        """A Kinde-shaped M2M (client credentials) token: ``gty``, ``scope`` and ``scp``, no ``sub``."""
+        payload = self._base_claims(expires_in)
+        payload.update(
+            aud=list(self.audience),
+            azp=self.client_id,
+            gty=["client_credentials"],
+            scope=" ".join(scopes),
+            scp=list(scopes),
+            v="2",
+        )
+        return self.sign(_apply(payload, claims), headers, key)
+
+    def mint_id_token(
+        self, *, expires_in: float = 3600, headers: Mapping[str, Any] | None = None, **claims: Any
+    ) -> str:
+        """A Kinde-shaped ID token (``aud`` = client id and issuer). Never a valid access token."""
+        payload = self._base_claims(expires_in)
+        payload.update(
+            aud=[self.client_id, self.issuer],
+            at_hash=b64url(secrets.token_bytes(16)),
+            auth_time=payload["iat"],
+            azp=self.client_id,
+            email="jane.smith@example.com",
+            family_name="Smith",
+            given_name="Jane",
+            name="Jane Smith",
+            org_codes=[],
+            sub="kp_" + secrets.token_hex(16),
+            updated_at=payload["iat"],
+        )
+        return self.sign(_apply(payload, claims), headers)
+
+    # -- serving ---------------------------------------------------------------------------------
+
+    def discovery(self) -> dict[str, Any]:
+        base = self.issuer
+        return {
+            "issuer": base,
+            "authorization_endpoint": f"{base}/oauth2/auth",
+            "token_endpoint": f"{base}/oauth2/token",
+            "userinfo_endpoint": f"{base}/oauth2/v2/user_profile",
+            "jwks_uri": f"{base}/.well-known/jwks",
+            "end_session_endpoint": f"{base}/logout",
+            "revocation_endpoint": f"{base}/oauth2/revoke",
+            "introspection_endpoint": f"{base}/oauth2/introspect",
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+            "code_challenge_methods_supported": ["S256"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic", "none"],
+            "scopes_supported": ["openid", "profile", "email", "offline"],
+        }
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request. Subclasses add routes and call ``super().handle`` for the rest."""
+        if request.method not in ("GET", "HEAD"):
+            return json_response(405, {"error": "method_not_allowed"}, {"Allow": "GET, HEAD"})
+        if request.path == "/.well-known/openid-configuration":
+            return json_response(200, self.discovery())
+        if request.path in ("/.well-known/jwks", "/.well-known/jwks.json"):
+            return self._jwks_response()
+        return json_response(404, {"error": "not_found"})
+
+    def _jwks_response(self) -> Response:
+        with self._lock:
+            self.jwks_fetches += 1
+        if self.jwks_hang > 0 and self._server is not None:
+            self._server.stopping.wait(self.jwks_hang)
+        if self.jwks_status != 200:
+            return json_response(self.jwks_status, {"error": "server_error"})
+        if self.jwks_body is not None:
+            return Response(200, self.jwks_body, {"Content-Type": "application/json", **self.jwks_headers})
+        return json_response(200, self.jwks(), {"Cache-Control": "public, max-age=600", **self.jwks_headers})
+
+    def fetch(self, url: str, timeout: float, max_bytes: int) -> HTTPResponse:
+        """An in-process JWKS fetcher (no socket), for ``KindeGuard(..., fetch=issuer.fetch)``."""
+        path = url.split("://", 1)[-1].partition("/")[2]
+        response = self.handle(Request("GET", "/" + path, {}, {}))
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        return HTTPResponse(status=response.status, body=response.body, headers=headers)
+
+    def serve(self, port: int = 0) -> DevIssuer:
+        """Start the HTTP server on 127.0.0.1 (``port`` 0 = a free one). Use as a context manager."""
+        if self._server is None:
+            self._server = IssuerHTTPServer(self.handle, port=port)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> DevIssuer:
+        return self.serve()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- guards ----------------------------------------------------------------------------------
+
+    def guard_config(self, **options: Any) -> GuardConfig:
+        """A GuardConfig trusting this issuer for its audience; ``options`` override."""
+        options.setdefault("audience", self.audience)
+        return GuardConfig(domain=self.issuer, **options)
+
+    def guard(self, *, clock: Callable[[], float] | None = None, **options: Any) -> KindeGuard:
+        """A KindeGuard for this issuer: over HTTP when served, else through :meth:`fetch`."""
+        fetch = None if self._server is not None else self.fetch
+        return KindeGuard(self.guard_config(**options), clock=clock or self.clock, fetch=fetch)

@@ -1,0 +1,303 @@
+"""Token verification, step by step (DESIGN §3 steps 2-6), free of any web framework and of I/O.
+
+The guard (``guard.py``) drives these pieces: :func:`parse_token` (size, shape, header, algorithm),
+then a key from the JWKS by ``kid``, then :func:`verify_signature`, and only then
+:func:`parse_payload` and :meth:`Policy.check_claims` — no claim is read before the signature
+is verified (RFC 8725 §3.1). :meth:`Policy.authorize` checks scopes and permissions per call.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from .claims import Claims, Match
+from .config import GuardConfig
+from .errors import (
+    ExpiredTokenError,
+    InsufficientScopeError,
+    InvalidAudienceError,
+    InvalidClaimError,
+    InvalidIssuerError,
+    InvalidSignatureError,
+    MalformedTokenError,
+)
+from .jwks import SigningKey
+
+__all__ = ["ParsedToken", "Policy", "parse_payload", "parse_token", "verify_signature"]
+
+# A compact JWS: three base64url segments, no padding (RFC 7515 §3.1, §2 "Base64url Encoding").
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "256": hashes.SHA256,
+    "384": hashes.SHA384,
+    "512": hashes.SHA512,
+}
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # RFC 7515 §5.2 / RFC 8725 §3.10: a JSON object with duplicate member names must be rejected,
+    # or two parsers may disagree about what the token says.
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate member name")
+    return obj
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _b64decode(segment: str) -> bytes:
+    # Length 1 mod 4 cannot be base64; binascii raises on it.
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _json_object(segment: str, part: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(
+            _b64decode(segment).decode("utf-8"),
+            object_pairs_hook=_reject_duplicates,
+            parse_constant=_reject_constant,
+        )
+    except (binascii.Error, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reason = "duplicate member names" if "duplicate" in str(exc) else "not base64url-encoded JSON"
+        raise MalformedTokenError(f"The token {part} is {reason}.") from None
+    if not isinstance(doc, dict):
+        raise MalformedTokenError(f"The token {part} is not a JSON object.")
+    return doc
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedToken:
+    """A token split and its header checked; the payload is not read yet."""
+
+    kid: str
+    alg: str
+    signing_input: bytes
+    payload_segment: str
+    signature_segment: str
+
+
+def parse_header(segment: str, algorithms: frozenset[str]) -> tuple[str, str]:
+    """Check a JWS header segment; return ``(alg, kid)``."""
+    header = _json_object(segment, "header")
+    alg = header.get("alg")
+    # RFC 8725 §3.1: the algorithm comes from our allowlist, never from the token alone; "none"
+    # and HMAC (whose "key" an attacker could set to our public key) are never accepted.
+    if not isinstance(alg, str) or alg not in algorithms:
+        raise InvalidSignatureError("The token's signing algorithm is not accepted.")
+    if "crit" in header:
+        # RFC 7515 §4.1.11: we understand no extension, so a critical one must be refused.
+        raise MalformedTokenError('The token header carries a "crit" extension this API does not support.')
+    kid = header.get("kid")
+    # The key is chosen by kid from the configured JWKS only; jku, x5u, jwk and x5c in the header
+    # are never fetched or used (RFC 8725 §3.10 warns against trusting header-supplied keys).
+    if not isinstance(kid, str) or not kid:
+        raise InvalidSignatureError('The token header has no "kid".')
+    return alg, kid
+
+
+def parse_token(token: object, max_bytes: int, header_of: Callable[[str], tuple[str, str]]) -> ParsedToken:
+    """Size and shape checks, then the header (through ``header_of``, which may cache)."""
+    if not isinstance(token, str):
+        raise MalformedTokenError("The token must be a string.")
+    if len(token) > max_bytes or not token.isascii():
+        raise MalformedTokenError(f"The token is larger than {max_bytes} bytes or not ASCII.")
+    if _COMPACT_JWS.fullmatch(token) is None:
+        raise MalformedTokenError("The token is not a JWT (three base64url segments).")
+    header_seg, payload_seg, signature_seg = token.split(".")
+    alg, kid = header_of(header_seg)
+    signing_input = token[: len(header_seg) + 1 + len(payload_seg)].encode("ascii")
+    return ParsedToken(kid, alg, signing_input, payload_seg, signature_seg)
+
+
+def verify_signature(parsed: ParsedToken, key: SigningKey) -> None:
+    """Verify the RSA signature of ``parsed`` with ``key``; raise InvalidSignatureError if not."""
+    if key.alg is not None and key.alg != parsed.alg:
+        raise InvalidSignatureError(f"The key {key.kid!r} is not for the token's algorithm.")
+    try:
+        signature = _b64decode(parsed.signature_segment)
+    except binascii.Error:
+        raise MalformedTokenError("The token signature is not base64url.") from None
+    digest = _HASHES[parsed.alg[2:]]()
+    pad: padding.AsymmetricPadding
+    if parsed.alg.startswith("PS"):
+        pad = padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size)
+    else:
+        pad = padding.PKCS1v15()
+    try:
+        key.key.verify(signature, parsed.signing_input, pad, digest)
+    except (InvalidSignature, ValueError):
+        raise InvalidSignatureError("The token signature is invalid.") from None
+
+
+def parse_payload(parsed: ParsedToken) -> dict[str, Any]:
+    """Decode the claim set. Call only after :func:`verify_signature` succeeded."""
+    return _json_object(parsed.payload_segment, "payload")
+
+
+def _numeric_date(payload: Mapping[str, Any], name: str) -> float | None:
+    value = payload.get(name)
+    if value is None and name not in payload:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidClaimError(f'The "{name}" claim is not a NumericDate (a number of seconds).')
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The checks of one GuardConfig, compiled once (sets, not lists; no per-request parsing)."""
+
+    issuers: frozenset[str]
+    audiences: frozenset[str]
+    accept_empty_audience: bool
+    leeway: float
+    required_scopes: tuple[str, ...]
+    required_permissions: tuple[str, ...]
+    allowed_client_ids: frozenset[str]
+    allowed_org_codes: frozenset[str]
+    allow_m2m: bool
+    allow_user_tokens: bool
+    max_token_age: float | None
+
+    @classmethod
+    def from_config(cls, config: GuardConfig) -> Policy:
+        return cls(
+            issuers=frozenset(config.issuers),
+            audiences=frozenset(config.audience),
+            accept_empty_audience=config.insecure_accept_empty_audience,
+            leeway=float(config.leeway),
+            required_scopes=tuple(config.required_scopes),
+            required_permissions=tuple(config.required_permissions),
+            allowed_client_ids=frozenset(config.allowed_client_ids),
+            allowed_org_codes=frozenset(config.allowed_org_codes),
+            allow_m2m=config.allow_m2m,
+            allow_user_tokens=config.allow_user_tokens,
+            max_token_age=config.max_token_age,
+        )
+
+    # -- claims: one check per claim -------------------------------------------------------------
+
+    def check_claims(self, payload: Mapping[str, Any], now: float) -> float:
+        """Run every claim check; return the time until which the verdict holds (for caching)."""
+        self._check_iss(payload)
+        self._check_aud(payload)
+        valid_until = self._check_exp(payload, now)
+        self._check_nbf(payload, now)
+        valid_until = min(valid_until, self._check_iat(payload, now))
+        self._check_azp(payload)
+        self._check_org_code(payload)
+        return valid_until
+
+    def _check_iss(self, payload: Mapping[str, Any]) -> None:
+        iss = payload.get("iss")
+        if not isinstance(iss, str) or iss not in self.issuers:
+            raise InvalidIssuerError('The "iss" claim is missing or not an accepted issuer.')
+
+    def _check_aud(self, payload: Mapping[str, Any]) -> None:
+        aud = payload.get("aud")
+        # RFC 7519 §4.1.3: aud is an array of strings, or a single string.
+        if isinstance(aud, str):
+            aud = [aud]
+        if aud is None:
+            aud = []
+        if not isinstance(aud, list) or not all(isinstance(a, str) for a in aud):
+            raise InvalidAudienceError('The "aud" claim is not a string or an array of strings.')
+        if not aud:
+            # An empty aud names no API; it passes only under the explicit insecure opt-out.
+            if self.accept_empty_audience:
+                return
+            raise InvalidAudienceError(
+                'The "aud" claim is missing or empty: request the token with this API\'s audience.'
+            )
+        if self.audiences.isdisjoint(aud):
+            raise InvalidAudienceError('The "aud" claim does not name this API.')
+
+    def _check_exp(self, payload: Mapping[str, Any], now: float) -> float:
+        exp = _numeric_date(payload, "exp")
+        if exp is None:
+            raise InvalidClaimError('The token has no "exp" claim; tokens without an expiry are refused.')
+        if now >= exp + self.leeway:
+            raise ExpiredTokenError('The "exp" claim is in the past: the token expired.')
+        return exp + self.leeway
+
+    def _check_nbf(self, payload: Mapping[str, Any], now: float) -> None:
+        nbf = _numeric_date(payload, "nbf")
+        if nbf is not None and nbf > now + self.leeway:
+            raise InvalidClaimError('The "nbf" claim is in the future: the token is not valid yet.')
+
+    def _check_iat(self, payload: Mapping[str, Any], now: float) -> float:
+        iat = _numeric_date(payload, "iat")
+        if iat is None:
+            if self.max_token_age is not None:
+                raise InvalidClaimError('The token has no "iat" claim, needed to check its age.')
+            return math.inf
+        if iat > now + self.leeway:
+            raise InvalidClaimError('The "iat" claim is in the future.')
+        if self.max_token_age is None:
+            return math.inf
+        valid_until = iat + self.max_token_age + self.leeway
+        if now >= valid_until:
+            raise ExpiredTokenError('The "iat" claim is too old: the token exceeds the maximum age.')
+        return valid_until
+
+    def _check_azp(self, payload: Mapping[str, Any]) -> None:
+        if self.allowed_client_ids and payload.get("azp") not in self.allowed_client_ids:
+            raise InvalidClaimError('The "azp" claim names a client this API does not accept.')
+
+    def _check_org_code(self, payload: Mapping[str, Any]) -> None:
+        if self.allowed_org_codes and payload.get("org_code") not in self.allowed_org_codes:
+            raise InvalidClaimError('The "org_code" claim names an organization this API does not accept.')
+
+    # -- authorization, per call -----------------------------------------------------------------
+
+    def authorize(
+        self,
+        claims: Claims,
+        scopes: Iterable[str] | None,
+        permissions: Iterable[str] | None,
+        match: Match,
+    ) -> None:
+        """Token type, then scopes, then permissions; raise InsufficientScopeError on a miss."""
+        if claims.is_m2m and not self.allow_m2m:
+            raise InsufficientScopeError("This API does not accept machine-to-machine tokens.")
+        if not claims.is_m2m and not self.allow_user_tokens:
+            raise InsufficientScopeError("This API accepts only machine-to-machine tokens.")
+        self._check_scopes(claims, self.required_scopes, "all")
+        self._check_permissions(claims, self.required_permissions, "all")
+        if scopes:
+            self._check_scopes(claims, tuple(scopes), match)
+        if permissions:
+            self._check_permissions(claims, tuple(permissions), match)
+
+    @staticmethod
+    def _check_scopes(claims: Claims, wanted: tuple[str, ...], match: Match) -> None:
+        if wanted and not claims.has_scopes(*wanted, match=match):
+            missing = sorted(set(wanted) - claims.scopes)
+            how = "all of" if match == "all" else "one of"
+            raise InsufficientScopeError(
+                f"The token lacks the required scope ({how}: {', '.join(wanted)}; missing: {', '.join(missing)}).",
+                required_scopes=wanted,
+            )
+
+    @staticmethod
+    def _check_permissions(claims: Claims, wanted: tuple[str, ...], match: Match) -> None:
+        if wanted and not claims.has_permissions(*wanted, match=match):
+            missing = sorted(set(wanted) - claims.permissions)
+            how = "all of" if match == "all" else "one of"
+            raise InsufficientScopeError(
+                f"The token lacks the required permission ({how}: {', '.join(wanted)}; missing: {', '.join(missing)})."
+            )
