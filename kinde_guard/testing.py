@@ -35,7 +35,7 @@ from ._issuer_http import IssuerHTTPServer, Request, Response, json_response
 from .config import GuardConfig
 from .guard import KindeGuard
 
-__all__ = ["OMIT", "DevIssuer", "b64url", "generate_rsa_key", "kid_for", "sign_jws"]
+__all__ = ["OMIT", "DevIssuer", "FrozenClock", "b64url", "generate_rsa_key", "kid_for", "sign_jws"]
 
 UNSERVED_ISSUER = "https://dev-issuer.kinde-guard.invalid"
 DEFAULT_AUDIENCE = "https://api.example.com"
@@ -50,6 +50,22 @@ class _Omit:
 
 #: Pass as a claim or header value to remove it from a minted token.
 OMIT: Any = _Omit()
+
+
+class FrozenClock:
+    """A clock for tests that moves only when told to: ``clock.advance(61)``.
+
+    Pass it as ``clock=`` to :class:`DevIssuer` and :class:`~kinde_guard.KindeGuard`.
+    """
+
+    def __init__(self, start: float | None = None) -> None:
+        self.now = float(int(time.time())) if start is None else float(start)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 def b64url(data: bytes) -> str:

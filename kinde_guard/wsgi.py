@@ -1,0 +1,140 @@
+"""WSGI middleware: put a :class:`~kinde_guard.KindeGuard` in front of any WSGI application.
+
+Flask, Django, Falcon, Bottle or a bare callable: every request outside ``public_paths`` must carry
+a valid bearer token, or it is answered here, in the one error format of every adapter (JSON body,
+RFC 6750 ``WWW-Authenticate``, ``Retry-After`` on 503). The wrapped app reads the verified claims
+from ``environ["kinde_guard.claims"]``::
+
+    from kinde_guard import KindeGuard
+    from kinde_guard.wsgi import KindeGuardMiddleware
+
+    guard = KindeGuard(domain="https://acme.kinde.com", audience=["https://api.acme.com"])
+    application = KindeGuardMiddleware(application, guard=guard, public_paths=["/healthz", "/static/"])
+
+    # in a view: claims = environ["kinde_guard.claims"]   # a Claims, or None when anonymous
+
+Threads and processes: build the guard once per process (at import time, as above). Its key set is
+shared by the server's threads and fetches the JWKS once however many requests arrive at a cold
+start; pre-fork servers (gunicorn) give each worker process its own guard and key set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from .claims import Claims
+from .errors import AuthError, JWKSError, MissingTokenError
+from .guard import KindeGuard
+from .responses import render_error
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+else:  # the typeshed names exist only for type checkers
+    StartResponse = WSGIApplication = WSGIEnvironment = Any
+
+__all__ = ["CLAIMS_KEY", "KindeGuardMiddleware", "PublicPaths", "claims_from_environ"]
+
+#: The ``environ`` key holding the request's :class:`~kinde_guard.Claims` (``None`` if anonymous).
+CLAIMS_KEY = "kinde_guard.claims"
+
+
+class PublicPaths:
+    """Paths that need no token: exact matches, plus prefixes for entries ending in ``/``.
+
+    >>> public = PublicPaths(["/healthz", "/static/"])
+    >>> public.match("/healthz"), public.match("/healthz/x"), public.match("/static/app.css")
+    (True, False, True)
+    >>> public.match("/static/../admin")
+    False
+    """
+
+    def __init__(self, paths: Iterable[str]) -> None:
+        if isinstance(paths, str):
+            # A lone string would otherwise be taken character by character: "/" would open everything.
+            raise TypeError("public_paths must be a list of paths, not a string")
+        self._exact = frozenset(p for p in paths if not p.endswith("/"))
+        self._prefixes = tuple(p for p in paths if p.endswith("/"))
+        for path in (*self._exact, *self._prefixes):
+            if not path.startswith("/"):
+                raise ValueError(f"public path {path!r} must start with '/'")
+
+    def match(self, path: str) -> bool:
+        if path in self._exact:
+            return True
+        if not path.startswith(self._prefixes):
+            return False
+        # "/static/../admin" starts with "/static/" but may be routed to "/admin" by an app or a
+        # proxy that normalizes dot segments: such a path is never public.
+        return not any(segment in (".", "..") for segment in path.split("/"))
+
+
+class KindeGuardMiddleware:
+    """Verify the bearer token of every request before the wrapped WSGI app sees it.
+
+    - ``guard``: the :class:`~kinde_guard.KindeGuard` to verify with (build it once, share it).
+    - ``public_paths``: paths passed through without any check, e.g. ``["/healthz", "/docs/"]``;
+      an entry ending in ``/`` is a prefix, any other entry must match ``PATH_INFO`` exactly.
+    - ``required``: with ``False``, a request without bearer credentials passes anonymously
+      (claims ``None``); a request *with* a bad token is still refused (401), never downgraded.
+    - ``realm``: the ``realm`` of the ``WWW-Authenticate`` challenges.
+
+    Route-specific scopes belong in the app (e.g. ``kinde_guard.flask``'s ``require``), or in the
+    guard's ``required_scopes`` when every route needs them.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        *,
+        guard: KindeGuard,
+        public_paths: Iterable[str] = (),
+        required: bool = True,
+        realm: str = "api",
+    ) -> None:
+        if not isinstance(guard, KindeGuard):
+            raise TypeError("guard must be a KindeGuard, e.g. KindeGuard(GuardConfig.from_env())")
+        self.app = app
+        self.guard = guard
+        self.public_paths = PublicPaths(public_paths)
+        self.required = required
+        self.realm = realm
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if self.public_paths.match(environ.get("PATH_INFO") or "/"):
+            # A public route ignores credentials entirely: a stale token in a browser must not
+            # break the health check or the landing page.
+            environ[CLAIMS_KEY] = None
+            return self.app(environ, start_response)
+        try:
+            environ[CLAIMS_KEY] = self.guard.authenticate(environ.get("HTTP_AUTHORIZATION"))
+        except MissingTokenError as exc:
+            if self.required:
+                return self._refuse(exc, start_response)
+            environ[CLAIMS_KEY] = None
+        except (AuthError, JWKSError) as exc:
+            return self._refuse(exc, start_response)
+        return self.app(environ, start_response)
+
+    def _refuse(self, exc: AuthError | JWKSError, start_response: StartResponse) -> list[bytes]:
+        answer = render_error(exc, self.realm)
+        start_response(_status_line(answer.status), list(answer.headers))
+        return [answer.body]
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Error"
+
+
+def claims_from_environ(environ: WSGIEnvironment) -> Claims | None:
+    """The request's :class:`~kinde_guard.Claims` set by the middleware, or ``None``.
+
+    >>> claims_from_environ({"kinde_guard.claims": None}) is None
+    True
+    """
+    claims = environ.get(CLAIMS_KEY)
+    return claims if isinstance(claims, Claims) else None
