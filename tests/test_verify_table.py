@@ -93,7 +93,13 @@ NEGATIVE: list[tuple[str, Callable[[Ctx], str | None], type[AuthError], int, str
     ("characters outside b64token", lambda c: "Bearer a.b.c!", InvalidRequestError, 400, "invalid_request"),
     ("non-ASCII in header", lambda c: "Bearer ä.b.c", InvalidRequestError, 400, "invalid_request"),
     # step 2: size and shape
-    ("two segments", bearer(lambda c: ".".join(_segments(c.issuer.mint())[:2])), MalformedTokenError, 401, "invalid_token"),
+    (
+        "two segments",
+        bearer(lambda c: ".".join(_segments(c.issuer.mint())[:2])),
+        MalformedTokenError,
+        401,
+        "invalid_token",
+    ),
     ("four segments", bearer(lambda c: c.issuer.mint() + ".abc"), MalformedTokenError, 401, "invalid_token"),
     ("not base64url (+ and /)", _with_segment(0, "eyJh+GciOiJ/"), MalformedTokenError, 401, "invalid_token"),
     ("header not UTF-8", _with_segment(0, b64url(b"\xff\xfe\xfd")), MalformedTokenError, 401, "invalid_token"),
@@ -102,37 +108,67 @@ NEGATIVE: list[tuple[str, Callable[[Ctx], str | None], type[AuthError], int, str
     ("header length 1 mod 4", _with_segment(0, "abcde"), MalformedTokenError, 401, "invalid_token"),
     (
         "duplicate header keys",
-        bearer(lambda c: _raw({"alg": "RS256", "kid": c.issuer.kid}, b"{}", c).replace(
-            _segments(_raw({"alg": "RS256", "kid": c.issuer.kid}, b"{}", c))[0],
-            b64url(f'{{"alg":"RS256","alg":"none","kid":"{c.issuer.kid}"}}'.encode()),
-        )),
+        bearer(
+            lambda c: _raw({"alg": "RS256", "kid": c.issuer.kid}, b"{}", c).replace(
+                _segments(_raw({"alg": "RS256", "kid": c.issuer.kid}, b"{}", c))[0],
+                b64url(f'{{"alg":"RS256","alg":"none","kid":"{c.issuer.kid}"}}'.encode()),
+            )
+        ),
         MalformedTokenError,
         401,
         "invalid_token",
     ),
     (
         "duplicate payload keys (signed)",
-        bearer(lambda c: _raw(
-            {"alg": "RS256", "kid": c.issuer.kid},
-            json.dumps({"iss": c.issuer.issuer, "exp": c.clock() + 60, "aud": ["x"]})[:-1].encode()
-            + b', "aud": ' + json.dumps(c.issuer.audience).encode() + b"}",
-            c,
-        )),
+        bearer(
+            lambda c: _raw(
+                {"alg": "RS256", "kid": c.issuer.kid},
+                json.dumps({"iss": c.issuer.issuer, "exp": c.clock() + 60, "aud": ["x"]})[:-1].encode()
+                + b', "aud": '
+                + json.dumps(c.issuer.audience).encode()
+                + b"}",
+                c,
+            )
+        ),
         MalformedTokenError,
         401,
         "invalid_token",
     ),
-    ("payload NaN (signed)", bearer(lambda c: _raw({"alg": "RS256", "kid": c.issuer.kid}, b'{"exp": NaN}', c)), MalformedTokenError, 401, "invalid_token"),
+    (
+        "payload NaN (signed)",
+        bearer(lambda c: _raw({"alg": "RS256", "kid": c.issuer.kid}, b'{"exp": NaN}', c)),
+        MalformedTokenError,
+        401,
+        "invalid_token",
+    ),
     ("oversized token", bearer(lambda c: c.issuer.mint(padding="x" * 9000)), MalformedTokenError, 401, "invalid_token"),
     # step 3: algorithm and key selection
     ("alg none, no signature", bearer(lambda c: _unsigned("none", c)), MalformedTokenError, 401, "invalid_token"),
-    ("alg none with a signature", bearer(lambda c: _unsigned("none", c, "c2ln")), InvalidSignatureError, 401, "invalid_token"),
+    (
+        "alg none with a signature",
+        bearer(lambda c: _unsigned("none", c, "c2ln")),
+        InvalidSignatureError,
+        401,
+        "invalid_token",
+    ),
     ("alg None", bearer(lambda c: _unsigned("None", c, "c2ln")), InvalidSignatureError, 401, "invalid_token"),
     ("alg NONE", bearer(lambda c: _unsigned("NONE", c, "c2ln")), InvalidSignatureError, 401, "invalid_token"),
     ("alg null", bearer(lambda c: _unsigned(None, c, "c2ln")), InvalidSignatureError, 401, "invalid_token"),
     ("alg missing", bearer(lambda c: _unsigned(OMIT, c, "c2ln")), InvalidSignatureError, 401, "invalid_token"),
-    ("alg RS512 not configured", bearer(lambda c: c.issuer.mint(headers={"alg": "RS512"})), InvalidSignatureError, 401, "invalid_token"),
-    ("HS256 keyed with the public PEM", bearer(lambda c: _hs256_with(_public_pem(c), c)), InvalidSignatureError, 401, "invalid_token"),
+    (
+        "alg RS512 not configured",
+        bearer(lambda c: c.issuer.mint(headers={"alg": "RS512"})),
+        InvalidSignatureError,
+        401,
+        "invalid_token",
+    ),
+    (
+        "HS256 keyed with the public PEM",
+        bearer(lambda c: _hs256_with(_public_pem(c), c)),
+        InvalidSignatureError,
+        401,
+        "invalid_token",
+    ),
     (
         "HS256 keyed with the public JWK",
         bearer(lambda c: _hs256_with(json.dumps(c.issuer.jwks()["keys"][0]).encode(), c)),
@@ -140,39 +176,173 @@ NEGATIVE: list[tuple[str, Callable[[Ctx], str | None], type[AuthError], int, str
         401,
         "invalid_token",
     ),
-    ("kid missing", bearer(lambda c: c.issuer.mint(headers={"kid": OMIT})), InvalidSignatureError, 401, "invalid_token"),
-    ("kid not a string", bearer(lambda c: c.issuer.mint(headers={"kid": 7})), InvalidSignatureError, 401, "invalid_token"),
-    ("kid unknown", bearer(lambda c: c.issuer.mint(headers={"kid": "unknown"})), InvalidSignatureError, 401, "invalid_token"),
-    ("crit header", bearer(lambda c: c.issuer.mint(headers={"crit": ["exp"]})), MalformedTokenError, 401, "invalid_token"),
+    (
+        "kid missing",
+        bearer(lambda c: c.issuer.mint(headers={"kid": OMIT})),
+        InvalidSignatureError,
+        401,
+        "invalid_token",
+    ),
+    (
+        "kid not a string",
+        bearer(lambda c: c.issuer.mint(headers={"kid": 7})),
+        InvalidSignatureError,
+        401,
+        "invalid_token",
+    ),
+    (
+        "kid unknown",
+        bearer(lambda c: c.issuer.mint(headers={"kid": "unknown"})),
+        InvalidSignatureError,
+        401,
+        "invalid_token",
+    ),
+    (
+        "crit header",
+        bearer(lambda c: c.issuer.mint(headers={"crit": ["exp"]})),
+        MalformedTokenError,
+        401,
+        "invalid_token",
+    ),
     # step 4: the signature
-    ("signature stripped", bearer(lambda c: c.issuer.mint().rsplit(".", 1)[0] + "."), MalformedTokenError, 401, "invalid_token"),
+    (
+        "signature stripped",
+        bearer(lambda c: c.issuer.mint().rsplit(".", 1)[0] + "."),
+        MalformedTokenError,
+        401,
+        "invalid_token",
+    ),
     ("signature truncated", bearer(lambda c: c.issuer.mint()[:-12]), InvalidSignatureError, 401, "invalid_token"),
-    ("signature of other bytes", bearer(lambda c: ".".join([*_segments(c.issuer.mint())[:2], _segments(c.issuer.mint(sub="kp_x"))[2]])), InvalidSignatureError, 401, "invalid_token"),
-    ("other key, same kid", bearer(lambda c: c.issuer.mint(key=c.other_key)), InvalidSignatureError, 401, "invalid_token"),
-    ("payload altered after signing", bearer(lambda c: ".".join([_segments(c.issuer.mint())[0], _segments(c.issuer.mint(scp=["admin"]))[1], _segments(c.issuer.mint())[2]])), InvalidSignatureError, 401, "invalid_token"),
+    (
+        "signature of other bytes",
+        bearer(lambda c: ".".join([*_segments(c.issuer.mint())[:2], _segments(c.issuer.mint(sub="kp_x"))[2]])),
+        InvalidSignatureError,
+        401,
+        "invalid_token",
+    ),
+    (
+        "other key, same kid",
+        bearer(lambda c: c.issuer.mint(key=c.other_key)),
+        InvalidSignatureError,
+        401,
+        "invalid_token",
+    ),
+    (
+        "payload altered after signing",
+        bearer(
+            lambda c: ".".join(
+                [
+                    _segments(c.issuer.mint())[0],
+                    _segments(c.issuer.mint(scp=["admin"]))[1],
+                    _segments(c.issuer.mint())[2],
+                ]
+            )
+        ),
+        InvalidSignatureError,
+        401,
+        "invalid_token",
+    ),
     # step 5: claims
-    ("iss wrong", bearer(lambda c: c.issuer.mint(iss="https://evil.kinde.com")), InvalidIssuerError, 401, "invalid_token"),
-    ("iss with trailing slash", bearer(lambda c: c.issuer.mint(iss=c.issuer.issuer + "/")), InvalidIssuerError, 401, "invalid_token"),
+    (
+        "iss wrong",
+        bearer(lambda c: c.issuer.mint(iss="https://evil.kinde.com")),
+        InvalidIssuerError,
+        401,
+        "invalid_token",
+    ),
+    (
+        "iss with trailing slash",
+        bearer(lambda c: c.issuer.mint(iss=c.issuer.issuer + "/")),
+        InvalidIssuerError,
+        401,
+        "invalid_token",
+    ),
     ("iss missing", bearer(lambda c: c.issuer.mint(iss=OMIT)), InvalidIssuerError, 401, "invalid_token"),
-    ("iss not a string", bearer(lambda c: c.issuer.mint(iss=[c.issuer.issuer])), InvalidIssuerError, 401, "invalid_token"),
-    ("aud wrong", bearer(lambda c: c.issuer.mint(aud=["https://other.example.com"])), InvalidAudienceError, 401, "invalid_token"),
+    (
+        "iss not a string",
+        bearer(lambda c: c.issuer.mint(iss=[c.issuer.issuer])),
+        InvalidIssuerError,
+        401,
+        "invalid_token",
+    ),
+    (
+        "aud wrong",
+        bearer(lambda c: c.issuer.mint(aud=["https://other.example.com"])),
+        InvalidAudienceError,
+        401,
+        "invalid_token",
+    ),
     ("aud empty list", bearer(lambda c: c.issuer.mint(aud=[])), InvalidAudienceError, 401, "invalid_token"),
     ("aud missing", bearer(lambda c: c.issuer.mint(aud=OMIT)), InvalidAudienceError, 401, "invalid_token"),
-    ("aud non-matching string", bearer(lambda c: c.issuer.mint(aud="https://other.example.com")), InvalidAudienceError, 401, "invalid_token"),
-    ("aud list with a number", bearer(lambda c: c.issuer.mint(aud=[c.issuer.audience[0], 3])), InvalidAudienceError, 401, "invalid_token"),
+    (
+        "aud non-matching string",
+        bearer(lambda c: c.issuer.mint(aud="https://other.example.com")),
+        InvalidAudienceError,
+        401,
+        "invalid_token",
+    ),
+    (
+        "aud list with a number",
+        bearer(lambda c: c.issuer.mint(aud=[c.issuer.audience[0], 3])),
+        InvalidAudienceError,
+        401,
+        "invalid_token",
+    ),
     ("exp missing", bearer(lambda c: c.issuer.mint(exp=OMIT)), InvalidClaimError, 401, "invalid_token"),
     ("exp past", bearer(lambda c: c.issuer.mint(exp=int(c.clock()) - 61)), ExpiredTokenError, 401, "invalid_token"),
-    ("exp a string", bearer(lambda c: c.issuer.mint(exp=str(int(c.clock()) + 3600))), InvalidClaimError, 401, "invalid_token"),
+    (
+        "exp a string",
+        bearer(lambda c: c.issuer.mint(exp=str(int(c.clock()) + 3600))),
+        InvalidClaimError,
+        401,
+        "invalid_token",
+    ),
     ("exp a bool", bearer(lambda c: c.issuer.mint(exp=True)), InvalidClaimError, 401, "invalid_token"),
     ("exp null", bearer(lambda c: c.issuer.mint(exp=None)), InvalidClaimError, 401, "invalid_token"),
-    ("exp infinite (1e400)", bearer(lambda c: _raw({"alg": "RS256", "kid": c.issuer.kid}, json.dumps({"iss": c.issuer.issuer, "aud": c.issuer.audience})[:-1].encode() + b', "exp": 1e400}', c)), InvalidClaimError, 401, "invalid_token"),
+    (
+        "exp infinite (1e400)",
+        bearer(
+            lambda c: _raw(
+                {"alg": "RS256", "kid": c.issuer.kid},
+                json.dumps({"iss": c.issuer.issuer, "aud": c.issuer.audience})[:-1].encode() + b', "exp": 1e400}',
+                c,
+            )
+        ),
+        InvalidClaimError,
+        401,
+        "invalid_token",
+    ),
     ("nbf future", bearer(lambda c: c.issuer.mint(nbf=int(c.clock()) + 120)), InvalidClaimError, 401, "invalid_token"),
     ("nbf a string", bearer(lambda c: c.issuer.mint(nbf="0")), InvalidClaimError, 401, "invalid_token"),
-    ("iat far future", bearer(lambda c: c.issuer.mint(iat=int(c.clock()) + 3600)), InvalidClaimError, 401, "invalid_token"),
-    ("ID token as access token", bearer(lambda c: c.issuer.mint_id_token()), InvalidAudienceError, 401, "invalid_token"),
+    (
+        "iat far future",
+        bearer(lambda c: c.issuer.mint(iat=int(c.clock()) + 3600)),
+        InvalidClaimError,
+        401,
+        "invalid_token",
+    ),
+    (
+        "ID token as access token",
+        bearer(lambda c: c.issuer.mint_id_token()),
+        InvalidAudienceError,
+        401,
+        "invalid_token",
+    ),
     # step 6: authorization (scopes asked for by the call below: read:orders)
-    ("scope missing", bearer(lambda c: c.issuer.mint(scopes=["openid"])), InsufficientScopeError, 403, "insufficient_scope"),
-    ("scope only in permissions", bearer(lambda c: c.issuer.mint(scopes=["openid"], permissions=["read:orders"])), InsufficientScopeError, 403, "insufficient_scope"),
+    (
+        "scope missing",
+        bearer(lambda c: c.issuer.mint(scopes=["openid"])),
+        InsufficientScopeError,
+        403,
+        "insufficient_scope",
+    ),
+    (
+        "scope only in permissions",
+        bearer(lambda c: c.issuer.mint(scopes=["openid"], permissions=["read:orders"])),
+        InsufficientScopeError,
+        403,
+        "insufficient_scope",
+    ),
 ]
 
 POSITIVE: list[tuple[str, Callable[[Ctx], str]]] = [
@@ -185,7 +355,18 @@ POSITIVE: list[tuple[str, Callable[[Ctx], str]]] = [
     ("nbf within leeway", lambda c: c.issuer.mint(scopes=["read:orders"], nbf=int(c.clock()) + 30)),
     ("M2M without sub, scope string only", lambda c: c.issuer.mint_m2m(scp=[], scope="read:orders")),
     ("M2M with scp", lambda c: c.issuer.mint_m2m(scopes=["read:orders"])),
-    ("jku/x5u/jwk/x5c headers are ignored", lambda c: c.issuer.mint(scopes=["read:orders"], headers={"jku": c.attacker.url + "/.well-known/jwks", "x5u": c.attacker.url, "jwk": c.attacker.jwks()["keys"][0], "x5c": ["AAAA"]})),
+    (
+        "jku/x5u/jwk/x5c headers are ignored",
+        lambda c: c.issuer.mint(
+            scopes=["read:orders"],
+            headers={
+                "jku": c.attacker.url + "/.well-known/jwks",
+                "x5u": c.attacker.url,
+                "jwk": c.attacker.jwks()["keys"][0],
+                "x5c": ["AAAA"],
+            },
+        ),
+    ),
 ]
 
 
@@ -199,7 +380,9 @@ def ctx(issuer: DevIssuer, rsa_keys: list[rsa.RSAPrivateKey], clock: FrozenClock
 
 
 @pytest.mark.parametrize(("name", "make", "error", "status", "code"), NEGATIVE, ids=[row[0] for row in NEGATIVE])
-def test_refused(name: str, make: Callable[[Ctx], str | None], error: type[AuthError], status: int, code: str | None, ctx: Ctx) -> None:
+def test_refused(
+    name: str, make: Callable[[Ctx], str | None], error: type[AuthError], status: int, code: str | None, ctx: Ctx
+) -> None:
     guard = ctx.issuer.guard(clock=ctx.clock)
     header = make(ctx)
     with pytest.raises(AuthError) as info:
@@ -238,7 +421,9 @@ def test_attacker_key_with_jku_is_never_fetched(ctx: Ctx) -> None:
 
 def test_attacker_key_under_the_real_kid_is_refused(ctx: Ctx) -> None:
     guard = ctx.issuer.guard(clock=ctx.clock)
-    token = ctx.attacker.mint(iss=ctx.issuer.issuer, headers={"kid": ctx.issuer.kid, "jwk": ctx.attacker.jwks()["keys"][0]})
+    token = ctx.attacker.mint(
+        iss=ctx.issuer.issuer, headers={"kid": ctx.issuer.kid, "jwk": ctx.attacker.jwks()["keys"][0]}
+    )
     with pytest.raises(InvalidSignatureError):
         guard.verify(token)
 
