@@ -1,0 +1,192 @@
+"""``kinde-guard decode`` (header and claims, not verified) and ``kinde-guard check`` (the real guard,
+one line per check: key and signature, issuer, audience, lifetime, scopes, permissions)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from .claims import Claims
+from .config import GuardConfig
+from .errors import AuthError, JWKSError
+from .guard import KindeGuard
+from .token_helper import TokenHelperError
+from .verify import Policy, parse_header, parse_payload, parse_token, verify_signature
+
+__all__ = ["Check", "check_token", "decode_token", "human_duration", "render_decoded"]
+
+TIME_CLAIMS = ("iat", "nbf", "exp", "auth_time", "updated_at")
+
+
+def human_duration(seconds: float) -> str:
+    """``90061`` → ``1 d 1 h``; ``3599`` → ``59 min``; ``42`` → ``42 s``."""
+    s = int(abs(seconds))
+    days, hours, minutes = s // 86400, s % 86400 // 3600, s % 3600 // 60
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min" if minutes else f"{s} s"
+
+
+def _relative(when: float, now: float) -> str:
+    delta = when - now
+    return f"in {human_duration(delta)}" if delta >= 0 else f"{human_duration(delta)} ago"
+
+
+def decode_token(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and claims of a JWT, without verifying anything."""
+    parts = token.strip().split(".")
+    if len(parts) != 3:
+        raise TokenHelperError("this is not a JWT: it should have three dot-separated parts.")
+    decoded = []
+    for segment, name in zip(parts[:2], ("header", "claims"), strict=True):
+        try:
+            doc = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+        except (binascii.Error, ValueError):
+            raise TokenHelperError(f"the token's {name} is not base64url-encoded JSON.") from None
+        if not isinstance(doc, dict):
+            raise TokenHelperError(f"the token's {name} is not a JSON object.")
+        decoded.append(doc)
+    return decoded[0], decoded[1]
+
+
+def readable_times(claims: Mapping[str, Any], now: float) -> dict[str, str]:
+    times = {}
+    for name in TIME_CLAIMS:
+        value = claims.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                stamp = datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            except (OverflowError, OSError, ValueError):
+                stamp = "out of range"
+            times[name] = f"{stamp} ({_relative(value, now)})"
+    return times
+
+
+def render_decoded(token: str, *, as_json: bool, now: float | None = None) -> str:
+    header, claims = decode_token(token)
+    times = readable_times(claims, time.time() if now is None else now)
+    if as_json:
+        return json.dumps({"verified": False, "header": header, "claims": claims, "times": times}, indent=2)
+    lines = [
+        "NOT VERIFIED: decoded only. Run `kinde-guard check` to verify the signature and claims.",
+        "Header:",
+        json.dumps(header, indent=2),
+        "Claims:",
+        json.dumps(claims, indent=2),
+    ]
+    if times:
+        lines.append("Times:")
+        lines.extend(f"  {name:<10} {text}" for name, text in times.items())
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # "pass", "fail" or "skip"
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.status.upper():<4}  {self.name:<18} {self.detail}"
+
+
+def check_token(
+    token: str, config: GuardConfig, scopes: Sequence[str] = (), permissions: Sequence[str] = ()
+) -> tuple[bool, list[Check]]:
+    """Run the real :class:`KindeGuard` on ``token``; explain each check. ``(passed, checks)``."""
+    guard = KindeGuard(config)
+    now = time.time()
+    checks: list[Check] = []
+    payload: dict[str, Any] | None = None
+    try:
+        algorithms = frozenset(config.algorithms)
+        parsed = parse_token(token, config.max_token_bytes, lambda seg: parse_header(seg, algorithms))
+        verify_signature(parsed, guard.key_set.get_key(parsed.kid))
+        payload = parse_payload(parsed)
+        checks.append(Check("key and signature", "pass", f"{parsed.alg}, key {parsed.kid} from {config.jwks_uri}"))
+    except AuthError as exc:
+        checks.append(Check("key and signature", "fail", exc.description))
+    except JWKSError as exc:
+        checks.append(Check("key and signature", "fail", f"no signing key from {config.jwks_uri}: {exc.description}"))
+    names = ("issuer", "audience", "lifetime", "scopes", "permissions")
+    if payload is None:
+        skipped = "skipped: the signature is not verified, so no claim can be trusted."
+        checks.extend(Check(name, "skip", skipped) for name in names)
+    else:
+        checks.extend(_claim_checks(Policy.from_config(config), payload, now, scopes, permissions))
+    try:
+        guard.verify(token, scopes=scopes, permissions=permissions)
+        verdict = True
+    except (AuthError, JWKSError) as exc:
+        verdict = False
+        if all(c.status == "pass" for c in checks):  # refused for a reason the lines above do not cover
+            checks.append(Check("other", "fail", exc.description))
+    return verdict and all(c.status == "pass" for c in checks), checks
+
+
+def _run(name: str, step: Callable[[], str], hint: Callable[[], str]) -> Check:
+    try:
+        return Check(name, "pass", step())
+    except AuthError as exc:
+        return Check(name, "fail", f"{exc.description} {hint()}".strip())
+
+
+def _claim_checks(
+    policy: Policy, payload: dict[str, Any], now: float, scopes: Sequence[str], permissions: Sequence[str]
+) -> list[Check]:
+    claims = Claims.from_payload(payload)
+    accepted = sorted(policy.issuers)
+    wanted_scopes = (*policy.required_scopes, *scopes)
+    wanted_permissions = (*policy.required_permissions, *permissions)
+
+    def issuer() -> str:
+        policy._check_iss(payload)
+        return f"{payload['iss']}"
+
+    def audience() -> str:
+        policy._check_aud(payload)
+        return f"aud {json.dumps(payload.get('aud'))} names this API"
+
+    def lifetime() -> str:
+        policy._check_exp(payload, now)
+        policy._check_nbf(payload, now)
+        policy._check_iat(payload, now)
+        return f"expires in {human_duration(float(payload['exp']) - now)}"
+
+    def lifetime_hint() -> str:
+        exp = payload.get("exp")
+        return f"(expired {_relative(exp, now)})" if isinstance(exp, (int, float)) and exp < now else ""
+
+    def scope_check() -> str:
+        Policy._check_scopes(claims, tuple(wanted_scopes), "all")
+        granted = " ".join(sorted(claims.scopes)) or "none"
+        return f"has {' '.join(wanted_scopes)}" if wanted_scopes else f"none required (token has: {granted})"
+
+    def permission_check() -> str:
+        Policy._check_permissions(claims, tuple(wanted_permissions), "all")
+        granted = " ".join(sorted(claims.permissions)) or "none"
+        return f"has {' '.join(wanted_permissions)}" if wanted_permissions else f"none required (token has: {granted})"
+
+    return [
+        _run(
+            "issuer", issuer, lambda: f"Token iss: {json.dumps(payload.get('iss'))}; accepted: {json.dumps(accepted)}."
+        ),
+        _run(
+            "audience",
+            audience,
+            lambda: (
+                f"Token aud: {json.dumps(payload.get('aud'))}; expected one of: {json.dumps(sorted(policy.audiences))}."
+            ),
+        ),
+        _run("lifetime", lifetime, lifetime_hint),
+        _run("scopes", scope_check, lambda: f"Token has: {' '.join(sorted(claims.scopes)) or 'none'}."),
+        _run("permissions", permission_check, lambda: f"Token has: {' '.join(sorted(claims.permissions)) or 'none'}."),
+    ]
