@@ -8,13 +8,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
 __all__ = ["Claims", "Match"]
 
 Match = Literal["all", "any"]
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 def _str_list(value: object) -> tuple[str, ...]:
@@ -37,7 +38,8 @@ def _opt_num(value: object) -> float | None:
 
 def scopes_of(payload: Mapping[str, Any]) -> frozenset[str]:
     """Scopes granted by a token: the union of ``scp`` (array) and ``scope`` (space-separated)."""
-    scopes = set(_str_list(payload.get("scp")))
+    scp = payload.get("scp")
+    scopes = set(_str_list(scp)) if scp is not None else set()
     scope = payload.get("scope")
     if isinstance(scope, str):
         scopes.update(scope.split())
@@ -53,47 +55,109 @@ def _has(granted: frozenset[str], wanted: Iterable[str], match: Match) -> bool:
     return all(w in granted for w in wanted)
 
 
-@dataclass(frozen=True, slots=True)
 class Claims:
-    """The claims of a verified token. ``raw`` is the whole claim set (read-only).
+    """The claims of a verified token; immutable. ``raw`` is the whole claim set (read-only).
 
-    ``sub`` is ``None`` for machine-to-machine tokens, which Kinde issues without a subject.
+    Accessors are computed from ``raw`` on first use and remembered, so a request pays only for
+    what it reads. ``sub`` is ``None`` for machine-to-machine tokens, which Kinde issues without
+    a subject.
     """
 
-    sub: str | None
-    scopes: frozenset[str]
-    permissions: frozenset[str]
-    org_code: str | None
-    azp: str | None
-    audience: tuple[str, ...]
-    issuer: str | None
-    expires_at: float | None
-    issued_at: float | None
-    is_m2m: bool
-    roles: tuple[Mapping[str, Any], ...]
-    feature_flags: Mapping[str, Any]
+    __slots__ = ("_permissions", "_scopes", "raw")
+
     raw: Mapping[str, Any]
+    _scopes: frozenset[str] | None
+    _permissions: frozenset[str] | None
+
+    def __init__(self, payload: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "raw", MappingProxyType(dict(payload)))
+        object.__setattr__(self, "_scopes", None)
+        object.__setattr__(self, "_permissions", None)
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Claims:
         """Build from a claim set that has already been verified."""
-        roles = payload.get("roles")
-        flags = payload.get("feature_flags")
-        return cls(
-            sub=_opt_str(payload.get("sub")),
-            scopes=scopes_of(payload),
-            permissions=frozenset(_str_list(payload.get("permissions"))),
-            org_code=_opt_str(payload.get("org_code")),
-            azp=_opt_str(payload.get("azp")),
-            audience=_str_list(payload.get("aud")),
-            issuer=_opt_str(payload.get("iss")),
-            expires_at=_opt_num(payload.get("exp")),
-            issued_at=_opt_num(payload.get("iat")),
-            is_m2m="client_credentials" in _str_list(payload.get("gty")),
-            roles=tuple(r for r in roles if isinstance(r, dict)) if isinstance(roles, list) else (),
-            feature_flags=MappingProxyType(flags) if isinstance(flags, dict) else MappingProxyType({}),
-            raw=MappingProxyType(dict(payload)),
-        )
+        return cls(payload)
+
+    @classmethod
+    def _adopt(cls, payload: dict[str, Any]) -> Claims:
+        # The verifier hands over a dict it just decoded and no one else holds: no copy needed.
+        self = cls.__new__(cls)
+        object.__setattr__(self, "raw", MappingProxyType(payload))
+        object.__setattr__(self, "_scopes", None)
+        object.__setattr__(self, "_permissions", None)
+        return self
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Claims are immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Claims) and dict(self.raw) == dict(other.raw)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Claims(sub={self.sub!r}, azp={self.azp!r}, scopes={sorted(self.scopes)!r}, is_m2m={self.is_m2m})"
+
+    @property
+    def sub(self) -> str | None:
+        return _opt_str(self.raw.get("sub"))
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        """The union of ``scp`` and ``scope.split()``."""
+        scopes = self._scopes
+        if scopes is None:
+            scopes = scopes_of(self.raw)
+            object.__setattr__(self, "_scopes", scopes)
+        return scopes
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        permissions = self._permissions
+        if permissions is None:
+            permissions = frozenset(_str_list(self.raw.get("permissions")))
+            object.__setattr__(self, "_permissions", permissions)
+        return permissions
+
+    @property
+    def org_code(self) -> str | None:
+        return _opt_str(self.raw.get("org_code"))
+
+    @property
+    def azp(self) -> str | None:
+        return _opt_str(self.raw.get("azp"))
+
+    @property
+    def audience(self) -> tuple[str, ...]:
+        return _str_list(self.raw.get("aud"))
+
+    @property
+    def issuer(self) -> str | None:
+        return _opt_str(self.raw.get("iss"))
+
+    @property
+    def expires_at(self) -> float | None:
+        return _opt_num(self.raw.get("exp"))
+
+    @property
+    def issued_at(self) -> float | None:
+        return _opt_num(self.raw.get("iat"))
+
+    @property
+    def is_m2m(self) -> bool:
+        """True for client-credentials tokens (``gty`` contains ``client_credentials``)."""
+        return "client_credentials" in _str_list(self.raw.get("gty"))
+
+    @property
+    def roles(self) -> tuple[Mapping[str, Any], ...]:
+        roles = self.raw.get("roles")
+        return tuple(r for r in roles if isinstance(r, dict)) if isinstance(roles, list) else ()
+
+    @property
+    def feature_flags(self) -> Mapping[str, Any]:
+        flags = self.raw.get("feature_flags")
+        return MappingProxyType(flags) if isinstance(flags, dict) else _EMPTY
 
     def has_scopes(self, *scopes: str, match: Match = "all") -> bool:
         """True when the token carries the scopes (all of them, or any with ``match="any"``)."""

@@ -186,14 +186,14 @@ class KindeGuard:
     def _finish(self, token: str, parsed: ParsedToken, key: SigningKey) -> Claims:
         verify_signature(parsed, key)
         # The signature holds: from here on the header and claims are the issuer's own words.
-        header_segment = token.partition(".")[0]
+        header_segment = token[: token.index(".")]
         if header_segment not in self._headers:
             if len(self._headers) >= _HEADER_CACHE_SIZE:
                 self._headers.clear()
             self._headers[header_segment] = (parsed.alg, parsed.kid)
         payload = parse_payload(parsed)
         valid_until = self._policy.check_claims(payload, self._clock())
-        claims = Claims.from_payload(payload)
+        claims = Claims._adopt(payload)
         if self._cache is not None:
             with self._cache_lock:
                 self._cache[token] = (claims, valid_until, parsed.kid)

@@ -8,21 +8,19 @@ is verified (RFC 8725 §3.1). :meth:`Policy.authorize` checks scopes and permiss
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import math
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from .claims import Claims, Match
-from .config import GuardConfig
+from .config import RSA_ALGORITHMS, GuardConfig
 from .errors import (
     ExpiredTokenError,
     InsufficientScopeError,
@@ -36,14 +34,16 @@ from .jwks import SigningKey
 
 __all__ = ["ParsedToken", "Policy", "parse_payload", "parse_token", "verify_signature"]
 
-# A compact JWS: three base64url segments, no padding (RFC 7515 §3.1, §2 "Base64url Encoding").
-_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
-_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
-    "256": hashes.SHA256,
-    "384": hashes.SHA384,
-    "512": hashes.SHA512,
-}
+def _scheme(alg: str) -> tuple[padding.AsymmetricPadding, hashes.HashAlgorithm]:
+    digest: hashes.HashAlgorithm = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}[alg[2:]]
+    if alg.startswith("PS"):
+        return padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size), digest
+    return padding.PKCS1v15(), digest
+
+
+# Padding and hash objects per algorithm, built once instead of per signature.
+_SCHEMES = {alg: _scheme(alg) for alg in RSA_ALGORITHMS}
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -59,18 +59,22 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# Built once: json.loads(..., hook=...) would build a new decoder per call.
+_DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+_URLSAFE_TO_STD = bytes.maketrans(b"-_", b"+/")
+_PADDING = ("", "", "==", "=")  # by len % 4; 1 is impossible and binascii rejects it
+
+
 def _b64decode(segment: str) -> bytes:
-    # Length 1 mod 4 cannot be base64; binascii raises on it.
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    # The caller has refused "+", "/" and "=", so mapping "-_" to "+/" and decoding strictly in C
+    # (any other character raises) is exact base64url.
+    padded = (segment + _PADDING[len(segment) % 4]).encode("ascii").translate(_URLSAFE_TO_STD)
+    return binascii.a2b_base64(padded, strict_mode=True)
 
 
 def _json_object(segment: str, part: str) -> dict[str, Any]:
     try:
-        doc = json.loads(
-            _b64decode(segment).decode("utf-8"),
-            object_pairs_hook=_reject_duplicates,
-            parse_constant=_reject_constant,
-        )
+        doc = _DECODER.decode(_b64decode(segment).decode("utf-8"))
     except (binascii.Error, UnicodeDecodeError, ValueError, RecursionError) as exc:
         reason = "duplicate member names" if "duplicate" in str(exc) else "not base64url-encoded JSON"
         raise MalformedTokenError(f"The token {part} is {reason}.") from None
@@ -79,8 +83,7 @@ def _json_object(segment: str, part: str) -> dict[str, Any]:
     return doc
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedToken:
+class ParsedToken(NamedTuple):
     """A token split and its header checked; the payload is not read yet."""
 
     kid: str
@@ -115,9 +118,13 @@ def parse_token(token: object, max_bytes: int, header_of: Callable[[str], tuple[
         raise MalformedTokenError("The token must be a string.")
     if len(token) > max_bytes or not token.isascii():
         raise MalformedTokenError(f"The token is larger than {max_bytes} bytes or not ASCII.")
-    if _COMPACT_JWS.fullmatch(token) is None:
+    parts = token.split(".")
+    # Three non-empty base64url segments without padding (RFC 7515 §3.1, §2). "+", "/" and "="
+    # are legal in a bearer value but not in base64url; any other stray character is refused by
+    # the strict base64 decoder (header and signature) or breaks the signature (payload).
+    if len(parts) != 3 or not all(parts) or "+" in token or "/" in token or "=" in token:
         raise MalformedTokenError("The token is not a JWT (three base64url segments).")
-    header_seg, payload_seg, signature_seg = token.split(".")
+    header_seg, payload_seg, signature_seg = parts
     alg, kid = header_of(header_seg)
     signing_input = token[: len(header_seg) + 1 + len(payload_seg)].encode("ascii")
     return ParsedToken(kid, alg, signing_input, payload_seg, signature_seg)
@@ -131,12 +138,7 @@ def verify_signature(parsed: ParsedToken, key: SigningKey) -> None:
         signature = _b64decode(parsed.signature_segment)
     except binascii.Error:
         raise MalformedTokenError("The token signature is not base64url.") from None
-    digest = _HASHES[parsed.alg[2:]]()
-    pad: padding.AsymmetricPadding
-    if parsed.alg.startswith("PS"):
-        pad = padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size)
-    else:
-        pad = padding.PKCS1v15()
+    pad, digest = _SCHEMES[parsed.alg]
     try:
         key.key.verify(signature, parsed.signing_input, pad, digest)
     except (InvalidSignature, ValueError):
@@ -272,32 +274,29 @@ class Policy:
         match: Match,
     ) -> None:
         """Token type, then scopes, then permissions; raise InsufficientScopeError on a miss."""
-        if claims.is_m2m and not self.allow_m2m:
-            raise InsufficientScopeError("This API does not accept machine-to-machine tokens.")
-        if not claims.is_m2m and not self.allow_user_tokens:
-            raise InsufficientScopeError("This API accepts only machine-to-machine tokens.")
-        self._check_scopes(claims, self.required_scopes, "all")
-        self._check_permissions(claims, self.required_permissions, "all")
+        if not (self.allow_m2m and self.allow_user_tokens):
+            if claims.is_m2m and not self.allow_m2m:
+                raise InsufficientScopeError("This API does not accept machine-to-machine tokens.")
+            if not claims.is_m2m and not self.allow_user_tokens:
+                raise InsufficientScopeError("This API accepts only machine-to-machine tokens.")
+        if self.required_scopes:
+            _require(claims.scopes, self.required_scopes, "all", "scope")
+        if self.required_permissions:
+            _require(claims.permissions, self.required_permissions, "all", "permission")
         if scopes:
-            self._check_scopes(claims, tuple(scopes), match)
+            _require(claims.scopes, scopes, match, "scope")
         if permissions:
-            self._check_permissions(claims, tuple(permissions), match)
+            _require(claims.permissions, permissions, match, "permission")
 
-    @staticmethod
-    def _check_scopes(claims: Claims, wanted: tuple[str, ...], match: Match) -> None:
-        if wanted and not claims.has_scopes(*wanted, match=match):
-            missing = sorted(set(wanted) - claims.scopes)
-            how = "all of" if match == "all" else "one of"
-            raise InsufficientScopeError(
-                f"The token lacks the required scope ({how}: {', '.join(wanted)}; missing: {', '.join(missing)}).",
-                required_scopes=wanted,
-            )
 
-    @staticmethod
-    def _check_permissions(claims: Claims, wanted: tuple[str, ...], match: Match) -> None:
-        if wanted and not claims.has_permissions(*wanted, match=match):
-            missing = sorted(set(wanted) - claims.permissions)
-            how = "all of" if match == "all" else "one of"
-            raise InsufficientScopeError(
-                f"The token lacks the required permission ({how}: {', '.join(wanted)}; missing: {', '.join(missing)})."
-            )
+def _require(granted: frozenset[str], wanted: Iterable[str], match: Match, kind: str) -> None:
+    wanted = wanted if isinstance(wanted, (tuple, list)) else tuple(wanted)
+    if granted.issuperset(wanted) if match == "all" else not granted.isdisjoint(wanted):
+        return
+    missing = [w for w in wanted if w not in granted]
+    how = "all of" if match == "all" else "one of"
+    raise InsufficientScopeError(
+        f"The token lacks the required {kind} ({how}: {', '.join(wanted)}; missing: {', '.join(missing)}).",
+        # The challenge's scope= names OAuth scopes only; permissions are not scopes (RFC 6750 §3).
+        required_scopes=wanted if kind == "scope" else (),
+    )
