@@ -288,6 +288,17 @@ class Policy:
         if permissions:
             _require(claims.permissions, permissions, match, "permission")
 
+    @staticmethod
+    def _check_scopes(claims: Claims, wanted: tuple[str, ...], match: Match) -> None:
+        """One step of :meth:`authorize`, for callers reporting check by check (``kinde-guard check``)."""
+        if wanted:
+            _require(claims.scopes, wanted, match, "scope")
+
+    @staticmethod
+    def _check_permissions(claims: Claims, wanted: tuple[str, ...], match: Match) -> None:
+        if wanted:
+            _require(claims.permissions, wanted, match, "permission")
+
 
 def _require(granted: frozenset[str], wanted: Iterable[str], match: Match, kind: str) -> None:
     wanted = wanted if isinstance(wanted, (tuple, list)) else tuple(wanted)
