@@ -39,9 +39,9 @@ def _opt_num(value: object) -> float | None:
 def scopes_of(payload: Mapping[str, Any]) -> frozenset[str]:
     """Scopes granted by a token: the union of ``scp`` (array) and ``scope`` (space-separated)."""
     scp = payload.get("scp")
-    scopes = set(_str_list(scp)) if scp is not None else set()
+    scopes = {s for s in scp if type(s) is str} if type(scp) is list else set()
     scope = payload.get("scope")
-    if isinstance(scope, str):
+    if type(scope) is str:
         scopes.update(scope.split())
     return frozenset(scopes)
 

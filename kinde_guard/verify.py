@@ -150,13 +150,19 @@ def parse_payload(parsed: ParsedToken) -> dict[str, Any]:
     return _json_object(parsed.payload_segment, "payload")
 
 
+_ABSENT = object()
+
+
 def _numeric_date(payload: Mapping[str, Any], name: str) -> float | None:
-    value = payload.get(name)
-    if value is None and name not in payload:
+    value = payload.get(name, _ABSENT)
+    if value is _ABSENT:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidClaimError(f'The "{name}" claim is not a NumericDate (a number of seconds).')
-    return float(value)
+    kind = type(value)
+    # A NumericDate is a JSON number (RFC 7519 §2): not a bool, a string or null, and finite
+    # (inf - inf and nan - nan are nan, which is not 0).
+    if kind is int or (kind is float and value - value == 0):
+        return value  # type: ignore[no-any-return]
+    raise InvalidClaimError(f'The "{name}" claim is not a NumericDate (a number of seconds).')
 
 
 @dataclass(frozen=True)
@@ -206,17 +212,17 @@ class Policy:
 
     def _check_iss(self, payload: Mapping[str, Any]) -> None:
         iss = payload.get("iss")
-        if not isinstance(iss, str) or iss not in self.issuers:
+        if type(iss) is not str or iss not in self.issuers:
             raise InvalidIssuerError('The "iss" claim is missing or not an accepted issuer.')
 
     def _check_aud(self, payload: Mapping[str, Any]) -> None:
         aud = payload.get("aud")
         # RFC 7519 §4.1.3: aud is an array of strings, or a single string.
-        if isinstance(aud, str):
+        if type(aud) is str:
             aud = [aud]
-        if aud is None:
+        elif aud is None:
             aud = []
-        if not isinstance(aud, list) or not all(isinstance(a, str) for a in aud):
+        elif type(aud) is not list or any(type(a) is not str for a in aud):
             raise InvalidAudienceError('The "aud" claim is not a string or an array of strings.')
         if not aud:
             # An empty aud names no API; it passes only under the explicit insecure opt-out.
