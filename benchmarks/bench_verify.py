@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from _common import Row, dump, kinde_corpus, machine, print_table, side_by_side  # noqa: E402
+from _common import Row, dump, kinde_corpus, machine, print_table, side_by_side
 
-from kinde_guard.testing import DevIssuer  # noqa: E402
+from kinde_guard.testing import DevIssuer
 
 SCOPES = ["read:orders"]
 
