@@ -1,0 +1,247 @@
+"""Guard ASGI apps (Starlette, FastAPI, any ASGI framework) with a :class:`~kinde_guard.KindeGuard`.
+
+Two ways in, one error format (:func:`kinde_guard.responses.render_error`):
+
+- :class:`KindeGuardMiddleware`, pure ASGI, refuses bad requests itself::
+
+      app = Starlette(routes=routes)
+      app = KindeGuardMiddleware(app, guard=guard, public_paths=("/healthz", "/static/"))
+
+- :class:`KindeAuthBackend` plugs into Starlette's own ``AuthenticationMiddleware``::
+
+      backend = KindeAuthBackend(guard)
+      Middleware(AuthenticationMiddleware, backend=backend, on_error=backend.on_error)
+
+Either way ``request.user`` is a :class:`KindeUser`, ``request.auth.scopes`` holds the token's
+scopes (plus ``"authenticated"``), so ``@requires("read:orders")`` works unchanged, and the
+verified :class:`~kinde_guard.Claims` are in ``request.state.kinde_claims``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from starlette.authentication import (
+    AuthCredentials,
+    AuthenticationBackend,
+    AuthenticationError,
+    BaseUser,
+    UnauthenticatedUser,
+)
+from starlette.requests import HTTPConnection
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .claims import Claims
+from .errors import AuthError, InvalidRequestError, JWKSError, MissingTokenError
+from .guard import KindeGuard
+from .responses import ErrorResponse, render_error
+
+__all__ = [
+    "AUTHENTICATED",
+    "KindeAuthBackend",
+    "KindeAuthenticationError",
+    "KindeGuardMiddleware",
+    "KindeUser",
+    "attach_claims",
+    "authorization_header",
+]
+
+#: The pseudo-scope every verified request carries, as in Starlette's docs: ``@requires("authenticated")``.
+AUTHENTICATED = "authenticated"
+
+
+class KindeUser(BaseUser):
+    """The ``request.user`` of a request with a verified token; ``claims`` holds everything.
+
+    >>> KindeUser(Claims.from_payload({"sub": "kp_1"})).display_name
+    'kp_1'
+    """
+
+    def __init__(self, claims: Claims) -> None:
+        self.claims = claims
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        # M2M tokens have no ``sub``; the client id is the caller's identity then.
+        return self.claims.sub or self.claims.azp or ""
+
+    @property
+    def identity(self) -> str:
+        return self.display_name
+
+
+def attach_claims(scope: Scope, claims: Claims | None) -> None:
+    """Put verified ``claims`` (or ``None`` = anonymous) where Starlette and our adapters look."""
+    scope.setdefault("state", {})["kinde_claims"] = claims
+    if claims is None:
+        scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
+    else:
+        scope["auth"] = AuthCredentials([AUTHENTICATED, *sorted(claims.scopes)])
+        scope["user"] = KindeUser(claims)
+
+
+def authorization_header(scope: Scope) -> bytes | None:
+    """The raw ``Authorization`` value, or ``None``; two of them are a malformed request (400)."""
+    found = [value for name, value in scope.get("headers", ()) if name.lower() == b"authorization"]
+    if len(found) > 1:
+        raise InvalidRequestError("The request must carry exactly one Authorization header.")
+    return found[0] if found else None
+
+
+def _route_path(scope: Scope) -> str:
+    """The path relative to the wrapped app: without the ``root_path`` of a mount or a proxy prefix,
+    so ``public_paths`` read like the app's own routes wherever it is mounted."""
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
+        return path[len(root) :] or "/"
+    return path
+
+
+def _asgi_headers(error: ErrorResponse) -> list[tuple[bytes, bytes]]:
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in error.headers]
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, error: ErrorResponse) -> None:
+    headers = _asgi_headers(error)
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": error.status, "headers": headers})
+        await send({"type": "http.response.body", "body": error.body})
+        return
+    # A websocket is refused before ``accept``: first take the connect event, as the spec expects.
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return  # the client went away already
+    if "websocket.http.response" in scope.get("extensions", {}):
+        # The server can send a real HTTP answer instead of the handshake: the same 401/403/503.
+        await send({"type": "websocket.http.response.start", "status": error.status, "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": error.body})
+    else:
+        # 1008 = policy violation (RFC 6455 §7.4.1); before accept the server turns it into a 403.
+        await send({"type": "websocket.close", "code": 1008, "reason": ""})
+
+
+class KindeGuardMiddleware:
+    """Pure ASGI middleware: every ``http`` and ``websocket`` request needs a valid Kinde token.
+
+    ``public_paths`` pass without any check: an entry ending in ``/`` is a prefix (``"/static/"``),
+    any other entry must equal the path (``"/healthz"``); paths are those of the wrapped app (no
+    ``root_path``). With ``required=False`` a request without
+    credentials passes as anonymous (``request.user.is_authenticated`` is false) while a present,
+    bad token is still refused. ``lifespan`` and other scopes pass through untouched.
+
+    >>> from starlette.applications import Starlette
+    >>> guard = KindeGuard(domain="https://acme.kinde.com", audience="https://api.acme.com")
+    >>> app = KindeGuardMiddleware(Starlette(), guard=guard, public_paths=("/healthz",))
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        guard: KindeGuard,
+        public_paths: Iterable[str] = (),
+        required: bool = True,
+        realm: str = "api",
+    ) -> None:
+        self.app = app
+        self.guard = guard
+        self.required = required
+        self.realm = realm
+        paths = tuple(public_paths)
+        if isinstance(public_paths, str) or any(not isinstance(p, str) or not p.startswith("/") for p in paths):
+            raise TypeError("public_paths must be a sequence of paths starting with '/', e.g. ('/healthz',)")
+        self._exact = frozenset(p for p in paths if not p.endswith("/"))
+        self._prefixes = tuple(p for p in paths if p.endswith("/"))
+
+    def is_public(self, path: str) -> bool:
+        """True when ``path`` needs no token."""
+        return path in self._exact or path.startswith(self._prefixes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        if self.is_public(_route_path(scope)):
+            # Not verified at all, even if a token is present; request.user still works (anonymous).
+            attach_claims(scope, None)
+            await self.app(scope, receive, send)
+            return
+        try:
+            claims = await self._authenticate(scope)
+        except (AuthError, JWKSError) as exc:
+            await _refuse(scope, receive, send, render_error(exc, self.realm))
+            return
+        attach_claims(scope, claims)
+        await self.app(scope, receive, send)
+
+    async def _authenticate(self, scope: Scope) -> Claims | None:
+        header = authorization_header(scope)
+        try:
+            return await self.guard.authenticate_async(header)
+        except MissingTokenError:
+            # No bearer credentials at all (none, or another scheme): anonymous when allowed.
+            if self.required:
+                raise
+            return None
+
+
+class KindeAuthenticationError(AuthenticationError):
+    """What :class:`KindeAuthBackend` raises; ``error`` is the refusal to render."""
+
+    def __init__(self, error: AuthError | JWKSError) -> None:
+        super().__init__(error.description)
+        self.error = error
+
+
+class KindeAuthBackend(AuthenticationBackend):
+    """A Starlette ``AuthenticationBackend`` verifying Kinde tokens.
+
+    Pass ``on_error=backend.on_error`` to ``AuthenticationMiddleware`` so refusals use the same
+    JSON body, status and ``WWW-Authenticate`` challenge as :class:`KindeGuardMiddleware`
+    (Starlette's default answers every failure with a plain-text 400). A request without a token is
+    anonymous, as Starlette expects of a backend, unless ``required=True``. Starlette closes a
+    refused websocket itself (code 1000); :class:`KindeGuardMiddleware` refuses it properly.
+
+    >>> from starlette.middleware import Middleware
+    >>> from starlette.middleware.authentication import AuthenticationMiddleware
+    >>> guard = KindeGuard(domain="https://acme.kinde.com", audience="https://api.acme.com")
+    >>> backend = KindeAuthBackend(guard)
+    >>> mw = Middleware(AuthenticationMiddleware, backend=backend, on_error=backend.on_error)
+    """
+
+    def __init__(self, guard: KindeGuard, *, realm: str = "api", required: bool = False) -> None:
+        self.guard = guard
+        self.realm = realm
+        self.required = required
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        scope = conn.scope
+        try:
+            header = authorization_header(scope)
+            claims = await self.guard.authenticate_async(header)
+        except MissingTokenError as exc:
+            if self.required:
+                raise KindeAuthenticationError(exc) from None
+            attach_claims(scope, None)
+            return None
+        except (AuthError, JWKSError) as exc:
+            raise KindeAuthenticationError(exc) from None
+        attach_claims(scope, claims)
+        return scope["auth"], scope["user"]
+
+    def on_error(self, conn: HTTPConnection, exc: AuthenticationError) -> Response:
+        """``AuthenticationMiddleware``'s ``on_error``: the one error format (or Starlette's default
+        for errors of other backends)."""
+        if not isinstance(exc, KindeAuthenticationError):
+            return PlainTextResponse(str(exc), status_code=400)
+        error = render_error(exc.error, self.realm)
+        response = Response(error.body, status_code=error.status)
+        # Replace the generated headers wholesale so the answer matches the middleware's exactly.
+        response.raw_headers = _asgi_headers(error)
+        return response
