@@ -151,6 +151,7 @@ def parse_payload(parsed: ParsedToken) -> dict[str, Any]:
 
 
 _ABSENT = object()
+_MAX_DATE = 2**53
 
 
 def _numeric_date(payload: Mapping[str, Any], name: str) -> float | None:
@@ -158,9 +159,10 @@ def _numeric_date(payload: Mapping[str, Any], name: str) -> float | None:
     if value is _ABSENT:
         return None
     kind = type(value)
-    # A NumericDate is a JSON number (RFC 7519 §2): not a bool, a string or null, and finite
-    # (inf - inf and nan - nan are nan, which is not 0).
-    if kind is int or (kind is float and value - value == 0):
+    # A NumericDate is a JSON number (RFC 7519 §2): not a bool, a string or null; finite (inf - inf
+    # and nan - nan are nan, not 0) and within ±2**53, so that float arithmetic stays exact and a
+    # 400-digit integer cannot overflow the comparisons below.
+    if (kind is int or (kind is float and value - value == 0)) and -_MAX_DATE < value < _MAX_DATE:
         return value  # type: ignore[no-any-return]
     raise InvalidClaimError(f'The "{name}" claim is not a NumericDate (a number of seconds).')
 

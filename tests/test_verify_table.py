@@ -312,6 +312,7 @@ NEGATIVE: list[tuple[str, Callable[[Ctx], str | None], type[AuthError], int, str
         401,
         "invalid_token",
     ),
+    ("exp a 400-digit integer", bearer(lambda c: c.issuer.mint(exp=10**400)), InvalidClaimError, 401, "invalid_token"),
     ("nbf future", bearer(lambda c: c.issuer.mint(nbf=int(c.clock()) + 120)), InvalidClaimError, 401, "invalid_token"),
     ("nbf a string", bearer(lambda c: c.issuer.mint(nbf="0")), InvalidClaimError, 401, "invalid_token"),
     (
