@@ -191,3 +191,26 @@ def test_example_refuses_to_start_without_configuration() -> None:
     assert result.returncode != 0
     assert "KINDE_DOMAIN is not set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("auth", "body", "status", "error"),
+    [
+        ("none", b"{not json", 401, None),  # the token is checked before the body is read
+        ("valid", b"{not json", 400, "invalid_request"),
+        ("valid", b'{"quantity": 0}', 422, "invalid_request"),
+        ("valid", b'{"item": "tea"}', 201, None),
+        ("valid", b"", 201, None),
+    ],
+)
+def test_create_order_checks_the_token_before_the_body(
+    base_url: str, issuer: DevIssuer, auth: str, body: bytes, status: int, error: str | None
+) -> None:
+    authorization = AUTH[auth](issuer)
+    headers = {"Content-Type": "application/json"} | ({} if authorization is None else {"Authorization": authorization})
+    response = httpx.post(base_url + "/orders", content=body, headers=headers)
+    assert response.status_code == status, response.text
+    if error:
+        assert response.json()["error"] == error
+    if status == 201:
+        assert response.json()["item"] in ("tea", "coffee")

@@ -16,9 +16,9 @@ import os
 import secrets
 from typing import Annotated, Any
 
-from fastapi import Body, Depends, FastAPI, Response, Security
+from fastapi import Depends, FastAPI, Request, Response, Security
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from kinde_guard import AuthError, Claims, ConfigurationError, GuardConfig, JWKSError, KindeGuard
 from kinde_guard.fastapi import KindeAuth
@@ -29,6 +29,17 @@ class NewOrder(BaseModel):
 
     item: str = Field(default="coffee", min_length=1, max_length=100)
     quantity: int = Field(default=1, ge=1, le=1000)
+
+
+_NEW_ORDER_BODY: dict[str, Any] = {
+    "requestBody": {"required": False, "content": {"application/json": {"schema": NewOrder.model_json_schema()}}}
+}
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    return f"{where}: {first['msg']}"
 
 
 def create_app(guard: KindeGuard, *, client_id: str = "") -> FastAPI:
@@ -56,15 +67,22 @@ def create_app(guard: KindeGuard, *, client_id: str = "") -> FastAPI:
     async def list_orders(_: Annotated[Claims, Security(kinde, scopes=["read:orders"])]) -> list[dict[str, Any]]:
         return list(orders.values())
 
-    @app.post("/orders", status_code=201)
+    # The body is read inside the route, after the token check: a declared Body() parameter would
+    # be parsed first, so a garbled body without a token would answer 422 instead of 401.
+    @app.post("/orders", status_code=201, openapi_extra=_NEW_ORDER_BODY)
     async def create_order(
-        claims: Annotated[Claims, Security(kinde, scopes=["write:orders"])],
-        order: Annotated[NewOrder | None, Body()] = None,
-    ) -> dict[str, Any]:
-        order = order or NewOrder()
+        request: Request, claims: Annotated[Claims, Security(kinde, scopes=["write:orders"])]
+    ) -> Any:
+        raw = await request.body()
+        try:
+            order = NewOrder.model_validate_json(raw) if raw.strip() else NewOrder()
+        except ValidationError as exc:
+            bad_json = any(e["type"] == "json_invalid" for e in exc.errors())
+            status, why = (400, "The body is not JSON.") if bad_json else (422, _describe(exc))
+            return JSONResponse({"error": "invalid_request", "error_description": why}, status_code=status)
         created = {"id": "ord_" + secrets.token_hex(6), **order.model_dump(), "owner": claims.sub or claims.azp}
         orders[created["id"]] = created
-        return created
+        return JSONResponse(created, status_code=201)
 
     @app.delete("/orders/{order_id}", status_code=204, response_class=Response)
     async def delete_order(
