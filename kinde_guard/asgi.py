@@ -35,7 +35,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .claims import Claims
 from .errors import AuthError, InvalidRequestError, JWKSError, MissingTokenError
 from .guard import KindeGuard
-from .responses import ErrorResponse, render_error
+from .resource import METADATA_HEADERS, metadata_path, metadata_query
+from .responses import ErrorResponse
 
 __all__ = [
     "AUTHENTICATED",
@@ -43,6 +44,7 @@ __all__ = [
     "KindeAuthenticationError",
     "KindeGuardMiddleware",
     "KindeUser",
+    "ProtectedResourceMetadata",
     "attach_claims",
     "authorization_header",
 ]
@@ -158,6 +160,9 @@ class KindeGuardMiddleware:
             raise TypeError("public_paths must be a sequence of paths starting with '/', e.g. ('/healthz',)")
         self._exact = frozenset(p for p in paths if not p.endswith("/"))
         self._prefixes = tuple(p for p in paths if p.endswith("/"))
+        resource = guard.config.resource
+        # RFC 9728: with a resource identifier, the metadata lives at an origin-root path.
+        self._metadata = (metadata_path(resource), metadata_query(resource).encode()) if resource else None
 
     def is_public(self, path: str) -> bool:
         """True when ``path`` needs no token."""
@@ -167,6 +172,9 @@ class KindeGuardMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        if self._metadata is not None and scope["type"] == "http" and self._is_metadata(scope):
+            await send_resource_metadata(self.guard, scope, send)
+            return
         if self.is_public(_route_path(scope)):
             # Not verified at all, even if a token is present; request.user still works (anonymous).
             attach_claims(scope, None)
@@ -175,10 +183,15 @@ class KindeGuardMiddleware:
         try:
             claims = await self._authenticate(scope)
         except (AuthError, JWKSError) as exc:
-            await _refuse(scope, receive, send, render_error(exc, self.realm))
+            await _refuse(scope, receive, send, self.guard.render_error(exc, self.realm))
             return
         attach_claims(scope, claims)
         await self.app(scope, receive, send)
+
+    def _is_metadata(self, scope: Scope) -> bool:
+        assert self._metadata is not None
+        path, query = self._metadata
+        return scope["path"] == path and (not query or scope.get("query_string", b"") == query)
 
     async def _authenticate(self, scope: Scope) -> Claims | None:
         header = authorization_header(scope)
@@ -240,8 +253,44 @@ class KindeAuthBackend(AuthenticationBackend):
         for errors of other backends)."""
         if not isinstance(exc, KindeAuthenticationError):
             return PlainTextResponse(str(exc), status_code=400)
-        error = render_error(exc.error, self.realm)
+        error = self.guard.render_error(exc.error, self.realm)
         response = Response(error.body, status_code=error.status)
         # Replace the generated headers wholesale so the answer matches the middleware's exactly.
         response.raw_headers = _asgi_headers(error)
         return response
+
+
+async def send_resource_metadata(guard: KindeGuard, scope: Scope, send: Send) -> None:
+    """Answer a request for the RFC 9728 document: GET/HEAD 200, other methods 405."""
+    method = scope.get("method", "GET")
+    if method not in ("GET", "HEAD"):
+        headers = [(b"allow", b"GET, HEAD"), (b"content-type", b"application/json")]
+        body = b'{"error":"method_not_allowed","error_description":"Use GET or HEAD."}'
+        await send({"type": "http.response.start", "status": 405, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return
+    body = guard.resource_metadata()
+    headers = [(k.encode(), v.encode()) for k, v in METADATA_HEADERS]
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+
+
+class ProtectedResourceMetadata:
+    """A standalone ASGI app serving the guard's RFC 9728 document, for apps mounted under a
+    prefix, where the middleware never sees origin-root paths. Mount it at the origin's
+    ``/.well-known/oauth-protected-resource`` (plus the resource's path, see
+    :func:`kinde_guard.resource.metadata_path`)::
+
+        Route(metadata_path(guard.config.resource), ProtectedResourceMetadata(guard))
+    """
+
+    def __init__(self, guard: KindeGuard) -> None:
+        if not guard.config.resource:
+            raise ValueError("ProtectedResourceMetadata needs GuardConfig.resource to be set")
+        self.guard = guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        await send_resource_metadata(self.guard, scope, send)

@@ -139,6 +139,18 @@ class GuardConfig:
     #: Entries in the verified-token cache (claims of tokens already verified); 0 turns it off.
     #: Default 4096.
     token_cache_size: int = 4096
+    #: This API's resource identifier (RFC 9728 / RFC 8707), e.g. ``https://api.acme.com/mcp``. When
+    #: set, the adapters publish Protected Resource Metadata, challenges point to it, and it is an
+    #: accepted audience (``audience`` becomes optional). Env ``KINDE_RESOURCE``. Default: none.
+    resource: str = ""
+    #: ``scopes_supported`` of the metadata; default: the scopes the routes require. Env
+    #: ``KINDE_SCOPES_SUPPORTED``.
+    scopes_supported: Sequence[str] = ()
+    #: Human-readable ``resource_name`` of the metadata. Env ``KINDE_RESOURCE_NAME``. Default none.
+    resource_name: str = ""
+    #: URL of the API's documentation (``resource_documentation``). Env
+    #: ``KINDE_RESOURCE_DOCUMENTATION``. Default none.
+    resource_documentation: str = ""
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -153,13 +165,21 @@ class GuardConfig:
             "required_permissions",
             "allowed_client_ids",
             "allowed_org_codes",
+            "scopes_supported",
         ):
             set_(self, name, _words(getattr(self, name), name))
+        if self.resource:
+            _check_url("resource", self.resource)
+            # RFC 8707: the resource identifier is also an accepted audience.
+            set_(self, "audience", tuple(dict.fromkeys((*self.audience, self.resource))))
+        if self.resource_documentation:
+            _check_url("resource_documentation", self.resource_documentation)
         if not self.audience and not self.insecure_accept_empty_audience:
             raise ConfigurationError(
                 "audience is required: the audience of your API registered in Kinde (Settings > APIs), "
                 "e.g. audience='https://api.acme.com' (KINDE_AUDIENCE). A tenant without a registered "
-                "API can set insecure_accept_empty_audience=True instead, accepting tokens with no aud."
+                "API can set insecure_accept_empty_audience=True instead, accepting tokens with no aud; an API "
+                "with a resource identifier (RFC 8707) can set resource=... instead."
             )
         issuers = self.issuers or (self.domain,)
         for iss in issuers:
@@ -227,7 +247,11 @@ class GuardConfig:
             raise ConfigurationError(
                 f"{prefix}DOMAIN is not set: set it to your Kinde domain, e.g. https://acme.kinde.com."
             )
-        if not kwargs.get("audience") and not kwargs.get("insecure_accept_empty_audience"):
+        if (
+            not kwargs.get("audience")
+            and not kwargs.get("insecure_accept_empty_audience")
+            and not kwargs.get("resource")
+        ):
             raise ConfigurationError(
                 f"{prefix}AUDIENCE is not set: set it to your API's audience as registered in Kinde "
                 "(several: separate them with spaces)."
@@ -289,6 +313,9 @@ ENV_NAMES: dict[str, str] = {"issuers": "ISSUER"}
 _PARSERS: dict[str, Callable[[object], Any]] = {
     "domain": _parse_str,
     "jwks_uri": _parse_str,
+    "resource": _parse_str,
+    "resource_name": _parse_str,
+    "resource_documentation": _parse_str,
     "insecure_accept_empty_audience": _parse_bool,
     "allow_m2m": _parse_bool,
     "allow_user_tokens": _parse_bool,

@@ -50,10 +50,13 @@ logger = logging.getLogger("kinde_guard.fastapi")
 class KindeAuthHTTPException(HTTPException):
     """A refused request. :func:`kinde_exception_handler` renders it in the one error format."""
 
-    def __init__(self, error: AuthError | JWKSError, realm: str = "api") -> None:
+    def __init__(
+        self, error: AuthError | JWKSError, realm: str = "api", challenge_params: tuple[tuple[str, str], ...] = ()
+    ) -> None:
         self.error = error
         self.realm = realm
-        rendered = render_error(error, realm)
+        self.challenge_params = challenge_params
+        rendered = render_error(error, realm, challenge_params)
         headers = {k: v for k, v in rendered.headers if k not in ("content-type", "content-length")}
         detail = error.to_dict() if isinstance(error, AuthError) else {"error": error.error_code}
         super().__init__(rendered.status, detail=detail, headers=headers)
@@ -62,7 +65,7 @@ class KindeAuthHTTPException(HTTPException):
 async def kinde_exception_handler(request: Request, exc: Exception) -> Response:
     """FastAPI exception handler for :class:`KindeAuthHTTPException` (``install`` registers it)."""
     assert isinstance(exc, KindeAuthHTTPException)
-    error = render_error(exc.error, exc.realm)
+    error = render_error(exc.error, exc.realm, exc.challenge_params)
     response = Response(error.body, status_code=error.status)
     # The exact headers render_error gives, so this answer matches the middleware's byte for byte.
     response.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in error.headers]
@@ -152,6 +155,12 @@ class KindeAuth(SecurityBase):
             return schema
 
         app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend it
+        # The routes' scopes also feed the RFC 9728 metadata's scopes_supported.
+        self.guard.declare_scopes(lambda: self._listed_scopes(app))
+
+    def _listed_scopes(self, app: FastAPI) -> list[str]:
+        scheme = app.openapi().get("components", {}).get("securitySchemes", {}).get(self.scheme_name, {})
+        return list(scheme.get("flows", {}).get("authorizationCode", {}).get("scopes", {}))
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -180,7 +189,7 @@ class KindeAuth(SecurityBase):
                 "kinde_guard: call kinde.install(app) so refusals use the one error format "
                 "(they now use FastAPI's {'detail': ...} envelope)"
             )
-        return KindeAuthHTTPException(error, self.realm)
+        return KindeAuthHTTPException(error, self.realm, self.guard.challenge_params)
 
     def _add_route_scopes(self, schema: dict[str, Any]) -> None:
         scheme = schema.get("components", {}).get("securitySchemes", {}).get(self.scheme_name)

@@ -19,8 +19,10 @@ from ._http import Fetcher
 from .bearer import parse_authorization
 from .claims import Claims, Match
 from .config import GuardConfig
-from .errors import AuthError, ConfigurationError
+from .errors import AuthError, ConfigurationError, JWKSError
 from .jwks import KeySetState, RemoteKeySet, SigningKey
+from .resource import metadata_body, metadata_url
+from .responses import ErrorResponse, render_error
 from .verify import ParsedToken, Policy, parse_header, parse_payload, parse_token, verify_signature
 
 __all__ = ["EventHook", "KindeGuard"]
@@ -68,6 +70,12 @@ class KindeGuard:
             LRUCache(maxsize=config.token_cache_size) if config.token_cache_size else None
         )
         self._cache_lock = threading.Lock()
+        #: Extra auth-params of every Bearer challenge: ``resource_metadata`` when a resource is set.
+        self.challenge_params: tuple[tuple[str, str], ...] = (
+            (("resource_metadata", metadata_url(config.resource)),) if config.resource else ()
+        )
+        self._route_scopes: set[str] = set()
+        self._scope_sources: list[Callable[[], Iterable[str]]] = []
 
     # -- public API --------------------------------------------------------------------------
 
@@ -152,6 +160,25 @@ class KindeGuard:
     ) -> None:
         """Check already verified ``claims`` against a route's needs (raises InsufficientScopeError)."""
         self._authorize(claims, scopes, permissions, match)
+
+    def render_error(self, exc: AuthError | JWKSError, realm: str = "api") -> ErrorResponse:
+        """The one error answer (status, headers, JSON body) adapters send for ``exc``."""
+        return render_error(exc, realm, self.challenge_params)
+
+    def declare_scopes(self, scopes: Iterable[str] | Callable[[], Iterable[str]]) -> None:
+        """Record scopes that routes require, or a function listing them (adapters call this), for
+        the metadata's ``scopes_supported``."""
+        if callable(scopes):
+            self._scope_sources.append(scopes)
+        else:
+            self._route_scopes.update(scopes)
+
+    def resource_metadata(self) -> bytes:
+        """The RFC 9728 Protected Resource Metadata document (JSON bytes) of ``config.resource``."""
+        scopes = set(self._route_scopes)
+        for source in self._scope_sources:
+            scopes.update(source())
+        return metadata_body(self.config, scopes)
 
     def key_set_state(self) -> KeySetState:
         """The JWKS cache's state for health checks: kids, age, last error. No secrets."""
