@@ -81,6 +81,13 @@ def _cache_entry(domain: str, client_id: str, response: dict[str, Any]) -> dict[
     return entry
 
 
+def _save(cache: TokenCache, key: str, entry: dict[str, Any]) -> None:
+    try:
+        cache.save(key, entry)
+    except OSError as exc:  # the token is still good: print it, say why it is not cached
+        print(f"Could not cache the token in {cache.directory} ({exc.strerror}).", file=sys.stderr)
+
+
 def cmd_token(args: argparse.Namespace) -> int:
     domain, client_id, secret, audiences = _identity(args)
     cache, key = TokenCache(), cache_key(domain, client_id, audiences, args.scope, args.org_code)
@@ -96,7 +103,7 @@ def cmd_token(args: argparse.Namespace) -> int:
             except TokenHelperError as exc:
                 print(f"Could not refresh the cached token ({exc}); signing in again.", file=sys.stderr)
             else:
-                cache.save(key, _cache_entry(domain, client_id, response))
+                _save(cache, key, _cache_entry(domain, client_id, response))
                 print("Refreshed the cached token.", file=sys.stderr)
                 _emit(response, args.json)
                 return 0
@@ -113,7 +120,7 @@ def cmd_token(args: argparse.Namespace) -> int:
         timeout=args.timeout,
     )
     response = flow.run()
-    cache.save(key, _cache_entry(domain, client_id, response))
+    _save(cache, key, _cache_entry(domain, client_id, response))
     _emit(response, args.json)
     return 0
 
@@ -128,7 +135,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
             'first (with the scope "offline").'
         )
     response = refresh(domain, client_id, secret, entry["refresh_token"])
-    cache.save(key, _cache_entry(domain, client_id, response))
+    _save(cache, key, _cache_entry(domain, client_id, response))
     _emit(response, args.json)
     return 0
 

@@ -101,6 +101,7 @@ def wait_for_cdp(port: int, timeout: float = 60) -> None:
     pytest.fail(f"chromium's DevTools endpoint on port {port} did not come up within {timeout:g} s")
 
 
+@pytest.mark.timeout(900)  # the first run may install chromium with apt-get
 def test_token_command_signs_in_through_headless_chromium(
     rsa_keys: list[rsa.RSAPrivateKey], browser_script: tuple[Path, int], tmp_path: Path
 ) -> None:

@@ -379,3 +379,10 @@ def test_m2m_prints_a_client_credentials_token(env: Env) -> None:
     )
     doc: dict[str, Any] = json.loads(as_json.stdout)
     assert doc["claims"]["access_token"]["gty"] == ["client_credentials"] and "sub" not in doc["claims"]["access_token"]
+
+
+def test_a_token_that_cannot_be_cached_is_still_printed(env: Env, tmp_path: Path) -> None:
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    code, out, err = sign_in_once(env, *env.args(), XDG_CACHE_HOME=str(not_a_directory))
+    assert code == 0 and JWT.fullmatch(out.strip()) and "Could not cache the token" in err
