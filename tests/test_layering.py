@@ -8,7 +8,7 @@ from pathlib import Path
 import kinde_guard
 
 PACKAGE = Path(kinde_guard.__file__).parent
-CORE = ["config", "errors", "bearer", "claims", "jwks", "verify", "guard", "responses", "_http"]
+CORE = ["config", "errors", "bearer", "claims", "jwks", "verify", "guard", "responses", "resource", "_http"]
 FRAMEWORKS = {"starlette", "fastapi", "flask", "werkzeug", "uvicorn"}
 
 DOCUMENTED = {
