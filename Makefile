@@ -19,6 +19,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check kinde_guard tests examples benchmarks
 	$(VENV)/bin/mypy --strict kinde_guard
 
+# ONCE=1: walk through the API and exit instead of serving until Ctrl-C.
+demo: $(STAMP)
+	ONCE=$(ONCE) $(PY) -m kinde_guard.demo
+
 test: lint
 	$(PY) -m pytest -q
 

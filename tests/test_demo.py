@@ -1,0 +1,164 @@
+"""`make demo`: the walkthrough end to end (real dev issuer, uvicorn, token commands), its servers
+staying up for Swagger UI until Ctrl-C, and the sentence a busy port gets instead of a traceback."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+
+from kinde_guard.demo import DOCS_CLIENT_ID
+
+ROOT = Path(__file__).resolve().parent.parent
+FULL_TOKEN = re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")
+STATUS = re.compile(r"^   -> (\d{3}) ", re.MULTILINE)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def demo_env(tmp_path: Path, **ports: int) -> dict[str, str]:
+    """The environment without a display (the demo signs in itself), keys and caches in tmp_path."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "ONCE", "BROWSER")}
+    env = {k: v for k, v in env.items() if not k.startswith(("KINDE_", "DEMO_"))}
+    env.update(XDG_CACHE_HOME=str(tmp_path / "cache"), PYTHONUNBUFFERED="1")
+    for name in ("issuer", "api", "callback"):
+        env[f"DEMO_{name.upper()}_PORT"] = str(ports.get(name) or free_port())
+    return env
+
+
+def get(url: str, headers: dict[str, str] | None = None, method: str = "GET") -> tuple[int, dict[str, str], str]:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.netloc, timeout=10)
+    try:
+        conn.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), headers=headers or {})
+        answer = conn.getresponse()
+        return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read().decode()
+    finally:
+        conn.close()
+
+
+@pytest.mark.timeout(300)
+def test_make_demo_once_walks_through_the_api_and_exits_0(tmp_path: Path) -> None:
+    env = demo_env(tmp_path)
+    # -o: the virtualenv running this test is already set up; make must not reinstall it.
+    command = ["make", "--no-print-directory", "-o", ".venv/.installed", "demo", "ONCE=1", f"PY={sys.executable}"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    assert "the demo signs in as demo@example.com itself" in out
+    assert "-> M2M access token eyJhbGciOi…" in out
+    assert [int(s) for s in STATUS.findall(out)] == [200, 401, 200, 403, 201, 204, 401]
+    assert 'WWW-Authenticate: Bearer realm="api"\n' in out  # the 401 without a token: a bare challenge
+    assert 'error="insufficient_scope"' in out and 'scope="write:orders"' in out
+    assert 'error="invalid_token"' in out and "the token expired" in out
+    assert "PASS  key and signature" in out and "Result: the token passes." in out
+    assert "The walkthrough went as expected." in out and "Stopped the API and the dev issuer." in out
+    assert not FULL_TOKEN.search(out + done.stderr)
+    assert "Traceback" not in out + done.stderr
+
+
+@pytest.fixture
+def running_demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, str], list[str]]]:
+    env = demo_env(tmp_path)
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "kinde_guard.demo"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    try:
+        assert demo.stdout is not None
+        for line in demo.stdout:
+            lines.append(line)
+            if "curl -H" in line:  # the last line before it waits for Ctrl-C
+                break
+        else:
+            pytest.fail("the demo ended before serving:\n" + "".join(lines))
+        yield demo, env, lines
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+
+
+@pytest.mark.timeout(180)
+def test_the_servers_stay_up_for_swagger_ui_until_ctrl_c(
+    running_demo: tuple[subprocess.Popen[str], dict[str, str], list[str]],
+) -> None:
+    demo, env, lines = running_demo
+    api = f"http://127.0.0.1:{env['DEMO_API_PORT']}"
+    issuer = f"http://127.0.0.1:{env['DEMO_ISSUER_PORT']}"
+    assert f"  Swagger UI   {api}/docs" in "".join(lines)
+    status, _, page = get(f"{api}/docs")
+    assert status == 200 and "swagger" in page.lower()
+    status, _, openapi = get(f"{api}/openapi.json")
+    assert status == 200 and f"{issuer}/oauth2/auth" in openapi
+    # Swagger UI's Authorize: its client and callback URL are registered, its origin may call /oauth2/token.
+    redirect = f"{api}/docs/oauth2-redirect"
+    query = {"response_type": "code", "client_id": DOCS_CLIENT_ID, "redirect_uri": redirect, "state": "s" * 16}
+    query.update(code_challenge="x" * 43, code_challenge_method="S256", audience="https://api.example.com")
+    status, _, page = get(f"{issuer}/oauth2/auth?{urlencode(query)}")
+    assert status == 200 and 'name="request_id"' in page
+    preflight = {
+        "Origin": api,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type",
+    }
+    status, headers, _ = get(f"{issuer}/oauth2/token", preflight, method="OPTIONS")
+    assert status == 204 and headers["access-control-allow-origin"] == api
+    status, headers, _ = get(f"{issuer}/oauth2/token", {"Origin": "http://evil.example"}, method="OPTIONS")
+    assert "access-control-allow-origin" not in headers
+
+    os.kill(demo.pid, signal.SIGINT)
+    rest, _ = demo.communicate(timeout=30)
+    assert demo.returncode == 0, rest
+    assert "Stopped the API and the dev issuer." in rest and "Traceback" not in rest
+    for port in (env["DEMO_API_PORT"], env["DEMO_ISSUER_PORT"]):
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", int(port)), timeout=5).close()
+
+
+@pytest.mark.parametrize(
+    ("busy", "what"),
+    [("api", "the API"), ("issuer", "the dev issuer"), ("callback", "the token helper's sign-in callback")],
+)
+def test_a_busy_port_gets_one_clear_sentence_and_exit_1(tmp_path: Path, busy: str, what: str) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = demo_env(tmp_path, **{busy: port})
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "kinde_guard.demo", "--once"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    variable = f"DEMO_{busy.upper()}_PORT"
+    assert done.stderr == (
+        f"kinde_guard demo: Port {port} on 127.0.0.1 ({what}) is already in use: stop what is using it, "
+        f"or pick another port: `{variable}=<port> make demo`.\n"
+    )
+    assert done.stdout == "" and time.monotonic() - started < 30
