@@ -100,7 +100,10 @@ class KindeGuard:
             except AuthError as exc:
                 self._refused(exc, token)
                 raise
-        self._authorize(claims, scopes, permissions, match)
+            except JWKSError as exc:
+                self._emit("jwks_unavailable", kid=parsed.kid, error=exc.description)
+                raise
+        self._authorize(claims, scopes, permissions, match, token)
         return claims
 
     async def verify_async(
@@ -120,7 +123,10 @@ class KindeGuard:
             except AuthError as exc:
                 self._refused(exc, token)
                 raise
-        self._authorize(claims, scopes, permissions, match)
+            except JWKSError as exc:
+                self._emit("jwks_unavailable", kid=parsed.kid, error=exc.description)
+                raise
+        self._authorize(claims, scopes, permissions, match, token)
         return claims
 
     def authenticate(
@@ -228,14 +234,19 @@ class KindeGuard:
         return claims
 
     def _authorize(
-        self, claims: Claims, scopes: Iterable[str] | None, permissions: Iterable[str] | None, match: Match
+        self,
+        claims: Claims,
+        scopes: Iterable[str] | None,
+        permissions: Iterable[str] | None,
+        match: Match,
+        token: str | None = None,
     ) -> None:
         if match not in ("all", "any"):
             raise ValueError("match must be 'all' or 'any'")
         try:
             self._policy.authorize(claims, scopes, permissions, match)
         except AuthError as exc:
-            self._refused(exc, None)
+            self._refused(exc, token)
             raise
 
     def _refused(self, exc: AuthError, token: str | None) -> None:

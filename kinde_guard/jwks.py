@@ -277,6 +277,7 @@ class RemoteKeySet:
         entry = self._keys.get(kid)
         if entry is not None and now < self._fresh_until:
             return entry  # the hot path: no lock
+        refreshing, age, last_error = False, None, None
         with self._lock:
             usable = now < self._usable_until
             entry = self._keys.get(kid) if usable else None
@@ -285,7 +286,16 @@ class RemoteKeySet:
                 if self._inflight is None and self._may_attempt(now):
                     fut = self._new_flight(now)
                     threading.Thread(target=self._run_fetch, args=(fut,), daemon=True, name="kinde-jwks").start()
-                return entry
+                    refreshing = True
+                age = None if self._loaded_at is None else now - self._loaded_at
+                last_error = self._last_error
+        if entry is not None:
+            if refreshing and last_error is not None:
+                # Serving keys the endpoint failed to renew: reported once per refresh attempt
+                # (not per request), with how old the keys are.
+                self._emit("jwks_stale", kid=kid, age=age, last_error=last_error)
+            return entry
+        with self._lock:
             if self._inflight is not None:
                 return self._inflight, False
             if self._may_attempt(now):

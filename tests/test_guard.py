@@ -167,3 +167,34 @@ def test_no_token_text_appears_in_any_log_record(
         for token in tokens:
             for segment in token.split("."):
                 assert len(segment) < 8 or segment not in text
+
+
+def test_events_report_outcomes_fetches_stale_keys_and_outages(served_issuer: DevIssuer, clock: FrozenClock) -> None:
+    events = Events()
+    guard = KindeGuard(served_issuer.guard_config(jwks_max_stale=100, token_cache_size=0), clock=clock, on_event=events)
+    token = served_issuer.mint(expires_in=86400)
+    guard.verify(token)
+    fetch = next(data for name, data in events.seen if name == "jwks_fetch")
+    assert fetch["ok"] and fetch["status"] == 200 and fetch["kids"] == [served_issuer.kid] and fetch["duration"] >= 0
+    with pytest.raises(InsufficientScopeError):
+        guard.verify(token, scopes=["admin"])
+    assert events.seen[-1] == (
+        "token_refused",
+        {"reason": "InsufficientScopeError", "error": "insufficient_scope", "kid": served_issuer.kid},
+    )
+    served_issuer.jwks_status = 503
+    clock.advance(601)
+    guard.verify(token)  # stale keys answer; a background refresh starts and fails
+    guard.key_set.refresh()
+    failed = [data for name, data in events.seen if name == "jwks_fetch" and not data["ok"]]
+    assert failed and failed[-1]["status"] == 503 and failed[-1]["serving_stale"]
+    clock.advance(31)
+    guard.verify(token)
+    assert any(name == "jwks_stale" and data["last_error"] for name, data in events.seen)
+    clock.advance(200)  # beyond jwks_max_stale
+    from kinde_guard import JWKSError
+
+    with pytest.raises(JWKSError):
+        guard.verify(token)
+    assert events.seen[-1][0] == "jwks_unavailable"
+    assert all(token not in repr(data) for _, data in events.seen)
