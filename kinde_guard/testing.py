@@ -304,7 +304,8 @@ class DevIssuer:
         if self.jwks_hang > 0 and self._server is not None:
             self._server.stopping.wait(self.jwks_hang)
         if self.jwks_status != 200:
-            return json_response(self.jwks_status, {"error": "server_error"})
+            # jwks_headers apply here too, e.g. jwks_status=302 with a Location to another host.
+            return json_response(self.jwks_status, {"error": "server_error"}, self.jwks_headers)
         if self.jwks_body is not None:
             return Response(200, self.jwks_body, {"Content-Type": "application/json", **self.jwks_headers})
         return json_response(200, self.jwks(), {"Cache-Control": "public, max-age=600", **self.jwks_headers})
