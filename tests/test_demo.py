@@ -4,6 +4,7 @@ staying up for Swagger UI until Ctrl-C, and the sentence a busy port gets instea
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import signal
@@ -13,11 +14,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
 from kinde_guard.demo import DOCS_CLIENT_ID
+from kinde_guard.pkce import make_verifier, s256_challenge
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL_TOKEN = re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")
@@ -45,6 +47,18 @@ def get(url: str, headers: dict[str, str] | None = None, method: str = "GET") ->
     conn = http.client.HTTPConnection(parts.netloc, timeout=10)
     try:
         conn.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), headers=headers or {})
+        answer = conn.getresponse()
+        return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read().decode()
+    finally:
+        conn.close()
+
+
+def post(url: str, form: dict[str, str], headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.netloc, timeout=10)
+    try:
+        sent = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
+        conn.request("POST", parts.path, body=urlencode(form), headers=sent)
         answer = conn.getresponse()
         return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read().decode()
     finally:
@@ -111,19 +125,37 @@ def test_the_servers_stay_up_for_swagger_ui_until_ctrl_c(
     assert status == 200 and "swagger" in page.lower()
     status, _, openapi = get(f"{api}/openapi.json")
     assert status == 200 and f"{issuer}/oauth2/auth" in openapi
-    # Swagger UI's Authorize: its client and callback URL are registered, its origin may call /oauth2/token.
+    # Swagger UI's Authorize, request by request: its client and callback URL are registered, and
+    # its origin may exchange the code at /oauth2/token from the browser (CORS).
+    verifier = make_verifier()
     redirect = f"{api}/docs/oauth2-redirect"
     query = {"response_type": "code", "client_id": DOCS_CLIENT_ID, "redirect_uri": redirect, "state": "s" * 16}
-    query.update(code_challenge="x" * 43, code_challenge_method="S256", audience="https://api.example.com")
+    query.update(code_challenge=s256_challenge(verifier), code_challenge_method="S256", scope="openid read:orders")
+    query["audience"] = "https://api.example.com"
     status, _, page = get(f"{issuer}/oauth2/auth?{urlencode(query)}")
-    assert status == 200 and 'name="request_id"' in page
+    found = re.search(r'name="request_id" value="([^"]+)"', page)
+    assert status == 200 and found is not None
+    form = {"request_id": found.group(1), "user_id": "kp_de700000000000000000000000000001"}
+    status, headers, _ = post(f"{issuer}/oauth2/auth", form)
+    assert status == 302 and headers["location"].startswith(redirect + "?code=")
+    code = parse_qs(urlsplit(headers["location"]).query)["code"][0]
     preflight = {
         "Origin": api,
         "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type",
+        "Access-Control-Request-Headers": "x-requested-with",
     }
     status, headers, _ = get(f"{issuer}/oauth2/token", preflight, method="OPTIONS")
     assert status == 204 and headers["access-control-allow-origin"] == api
+    assert headers["access-control-allow-headers"] == "x-requested-with"
+    exchange = {"grant_type": "authorization_code", "code": code, "client_id": DOCS_CLIENT_ID}
+    exchange.update(redirect_uri=redirect, code_verifier=verifier)
+    status, headers, body = post(
+        f"{issuer}/oauth2/token", exchange, {"Origin": api, "X-Requested-With": "XMLHttpRequest"}
+    )
+    assert status == 200 and headers["access-control-allow-origin"] == api
+    token = json.loads(body)["access_token"]
+    status, _, _ = get(f"{api}/orders", {"Authorization": f"Bearer {token}"})
+    assert status == 200
     status, headers, _ = get(f"{issuer}/oauth2/token", {"Origin": "http://evil.example"}, method="OPTIONS")
     assert "access-control-allow-origin" not in headers
 
