@@ -1,0 +1,7 @@
+"""``python -m kinde_guard.demo``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
