@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from .claims import Claims
 from .errors import AuthError, JWKSError, MissingTokenError
 from .guard import KindeGuard
-from .responses import render_error
+from .resource import METADATA_HEADERS, metadata_path, metadata_query
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -100,8 +100,13 @@ class KindeGuardMiddleware:
         self.public_paths = PublicPaths(public_paths)
         self.required = required
         self.realm = realm
+        resource = guard.config.resource
+        # RFC 9728: with a resource identifier, the metadata is served here, as by the ASGI adapter.
+        self._metadata = (metadata_path(resource), metadata_query(resource)) if resource else None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if self._metadata is not None and self._is_metadata(environ):
+            return self._send_metadata(environ, start_response)
         if self.public_paths.match(environ.get("PATH_INFO") or "/"):
             # A public route ignores credentials entirely: a stale token in a browser must not
             # break the health check or the landing page.
@@ -118,9 +123,26 @@ class KindeGuardMiddleware:
         return self.app(environ, start_response)
 
     def _refuse(self, exc: AuthError | JWKSError, start_response: StartResponse) -> list[bytes]:
-        answer = render_error(exc, self.realm)
+        # The guard renders (it adds resource_metadata to challenges when a resource is set).
+        answer = self.guard.render_error(exc, self.realm)
         start_response(_status_line(answer.status), list(answer.headers))
         return [answer.body]
+
+    def _is_metadata(self, environ: WSGIEnvironment) -> bool:
+        assert self._metadata is not None
+        path, query = self._metadata
+        return environ.get("PATH_INFO") == path and (not query or environ.get("QUERY_STRING", "") == query)
+
+    def _send_metadata(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method not in ("GET", "HEAD"):
+            body = b'{"error":"method_not_allowed","error_description":"Use GET or HEAD."}'
+            headers = [("allow", "GET, HEAD"), ("content-type", "application/json")]
+            start_response("405 Method Not Allowed", [*headers, ("content-length", str(len(body)))])
+            return [body]
+        body = self.guard.resource_metadata()
+        start_response("200 OK", [*METADATA_HEADERS, ("content-length", str(len(body)))])
+        return [b"" if method == "HEAD" else body]
 
 
 def _status_line(status: int) -> str:
