@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from flask.testing import FlaskClient
 
 from kinde_guard.testing import DevIssuer
 
@@ -73,3 +74,34 @@ def test_fastapi_answers_503_while_the_issuer_is_down(
     kinde_issuer.jwks_status = 500  # the next test gets a healthy issuer again
     assert fastapi_client.get("/me", headers=bearer(kinde_token())).status_code == 503
     assert fastapi_client.get("/healthz").status_code == 503
+
+
+# -- Flask: examples/flask_app -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def flask_client(kinde_env: dict[str, str]) -> FlaskClient:
+    # The example builds an app from KINDE_* when imported: import it while kinde_env is set.
+    from examples.flask_app.app import create_app
+
+    return create_app(kinde_env).test_client()  # settings: KINDE_DOMAIN and KINDE_AUDIENCE
+
+
+def test_flask_orders_need_a_token(flask_client: FlaskClient) -> None:
+    response = flask_client.get("/orders")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+def test_flask_a_reader_lists_orders_but_cannot_create_one(flask_client: FlaskClient, kinde_token: Tokens) -> None:
+    reader = kinde_token(scopes=["read:orders"])
+    assert flask_client.get("/orders", headers=bearer(reader)).status_code == 200
+    refused = flask_client.post("/orders", headers=bearer(reader), json={"item": "tea"})
+    assert refused.status_code == 403 and refused.get_json()["error"] == "insufficient_scope"
+    writer = kinde_token(scopes=["write:orders"])
+    assert flask_client.post("/orders", headers=bearer(writer), json={"item": "tea"}).status_code == 201
+
+
+def test_flask_expired_tokens_are_refused(flask_client: FlaskClient, kinde_token: Tokens) -> None:
+    response = flask_client.get("/me", headers=bearer(kinde_token(expired=True)))
+    assert response.status_code == 401 and 'error="invalid_token"' in response.headers["WWW-Authenticate"]
