@@ -85,9 +85,26 @@ def test_make_demo_once_walks_through_the_api_and_exits_0(tmp_path: Path) -> Non
     assert "Traceback" not in out + done.stderr
 
 
+BROWSER_SCRIPT = """#!{python}
+# A stand-in browser: opens the sign-in page, clicks the demo user, follows the redirect to the callback.
+import re, sys, urllib.parse, urllib.request
+page = urllib.request.urlopen(sys.argv[1], timeout=10).read().decode()
+request_id = re.search(r'name="request_id" value="([^"]+)"', page).group(1)
+user_id = re.search(r'name="user_id" value="([^"]+)" data-email="demo@example.com"', page).group(1)
+form = urllib.parse.urlencode({{"request_id": request_id, "user_id": user_id}}).encode()
+action = urllib.parse.urljoin(sys.argv[1], "/oauth2/auth")
+urllib.request.urlopen(action, data=form, timeout=10).read()  # 302 to the callback, followed
+open({marker!r}, "w").write("opened")
+"""
+
+
 @pytest.fixture
 def running_demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, str], list[str]]]:
-    env = demo_env(tmp_path)
+    """The demo serving until Ctrl-C; with a display, so it signs in through $BROWSER."""
+    browser, marker = tmp_path / "browser", tmp_path / "browser-opened"
+    browser.write_text(BROWSER_SCRIPT.format(python=sys.executable, marker=str(marker)))
+    browser.chmod(0o755)
+    env = {**demo_env(tmp_path), "DISPLAY": ":0", "BROWSER": str(browser)}
     demo = subprocess.Popen(
         [sys.executable, "-m", "kinde_guard.demo"],
         cwd=ROOT,
@@ -106,6 +123,7 @@ def running_demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[s
                 break
         else:
             pytest.fail("the demo ended before serving:\n" + "".join(lines))
+        assert marker.read_text() == "opened"
         yield demo, env, lines
     finally:
         if demo.poll() is None:
@@ -120,6 +138,8 @@ def test_the_servers_stay_up_for_swagger_ui_until_ctrl_c(
     demo, env, lines = running_demo
     api = f"http://127.0.0.1:{env['DEMO_API_PORT']}"
     issuer = f"http://127.0.0.1:{env['DEMO_ISSUER_PORT']}"
+    assert "Your browser opens the dev issuer's sign-in page" in "".join(lines)
+    assert [int(s) for s in STATUS.findall("".join(lines))] == [200, 401, 200, 403, 201, 204, 401]
     assert f"  Swagger UI   {api}/docs" in "".join(lines)
     status, _, page = get(f"{api}/docs")
     assert status == 200 and "swagger" in page.lower()
