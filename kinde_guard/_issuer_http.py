@@ -101,7 +101,9 @@ class IssuerHTTPServer:
         self._server.daemon_threads = True
         self.host = host
         self.port: int = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True, name="kinde-dev-issuer")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True, name="kinde-dev-issuer"
+        )
         self._thread.start()
 
     @property
