@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint demo bench venv clean
+.PHONY: test lint demo bench fuzz soak venv clean
 
 venv: $(STAMP)
 
@@ -25,6 +25,23 @@ demo: $(STAMP)
 
 test: lint
 	$(PY) -m pytest -q
+
+# The benchmarks of the README's Performance section (not part of `make test`; a smoke run is).
+# wrk comes from Debian's package and is installed when missing.
+bench: $(STAMP)
+	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
+	$(PY) benchmarks/bench_verify.py
+	$(PY) benchmarks/bench_http.py
+	$(PY) benchmarks/bench_coldstart.py
+	$(PY) benchmarks/bench_memory.py
+
+# A longer property-based fuzz run and the load soak of the README's Security section.
+fuzz: $(STAMP)
+	KINDE_FUZZ_EXAMPLES=$${KINDE_FUZZ_EXAMPLES:-20000} $(PY) -m pytest -q -p no:cacheprovider --timeout 3600 tests/test_properties.py
+
+soak: $(STAMP)
+	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
+	$(PY) benchmarks/soak.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -66,3 +66,10 @@ def test_bench_http_smoke(wrk: str) -> None:
     out = run("bench_http.py", "--seconds", "1", "--rounds", "1", "--distinct", "300")
     assert "uvicorn + Starlette" in out and "gunicorn + Flask" in out
     assert "guarded, repeated tokens" in out
+
+
+@pytest.mark.timeout(300)
+def test_soak_smoke(wrk: str) -> None:
+    out = run("soak.py", "--seconds", "3", "--apps", "fastapi,flask")
+    assert "soak: PASS" in out
+    assert "kid spraying" in out and "malformed header (400)" in out

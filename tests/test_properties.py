@@ -4,6 +4,7 @@ accepts what the issuer did not sign. (A longer run: see the README's Security s
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 
 import pytest
@@ -20,7 +21,9 @@ VALID = ISSUER.mint(expires_in=10 * 365 * 86400, scopes=["read:orders"])
 GUARD.verify(VALID)
 SEGMENTS = VALID.split(".")
 
-FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# `make fuzz` runs the same properties with many more examples (KINDE_FUZZ_EXAMPLES).
+EXAMPLES = int(os.environ.get("KINDE_FUZZ_EXAMPLES", "300"))
+FAST = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def refused_quickly(header: str | None) -> None:
@@ -75,7 +78,7 @@ def test_a_changed_character_is_never_accepted_unless_the_signed_bytes_are_the_s
     assert claims.raw == GUARD.verify(VALID).raw
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=max(60, EXAMPLES // 5), deadline=None)
 @given(st.sampled_from(["deep_array", "deep_object", "huge_int", "long_string", "many_keys"]), st.integers(100, 6000))
 def test_pathological_signed_payloads_are_answered_in_bounded_time(kind: str, size: int) -> None:
     body = {
