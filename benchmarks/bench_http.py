@@ -119,8 +119,8 @@ def run_wrk(port: int, script: Path, seconds: int, connections: int) -> dict[str
     ).stdout
     try:
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-        p50 = parse_duration(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-        p99 = parse_duration(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+        p50 = parse_duration(re.search(r"^\s*50%[ \t]+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+        p99 = parse_duration(re.search(r"^\s*99%[ \t]+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     except (AttributeError, KeyError, ValueError):
         raise RuntimeError(f"could not read wrk's report:\n{out}") from None
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
