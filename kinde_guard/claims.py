@@ -63,16 +63,17 @@ class Claims:
     a subject.
     """
 
-    __slots__ = ("_permissions", "_scopes", "raw")
+    # Immutable: every public attribute is a read-only property over the slots below.
+    __slots__ = ("_permissions", "_raw", "_scopes")
 
-    raw: Mapping[str, Any]
+    _raw: Mapping[str, Any]
     _scopes: frozenset[str] | None
     _permissions: frozenset[str] | None
 
     def __init__(self, payload: Mapping[str, Any]) -> None:
-        object.__setattr__(self, "raw", MappingProxyType(dict(payload)))
-        object.__setattr__(self, "_scopes", None)
-        object.__setattr__(self, "_permissions", None)
+        self._raw = MappingProxyType(dict(payload))
+        self._scopes = None
+        self._permissions = None
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Claims:
@@ -83,13 +84,15 @@ class Claims:
     def _adopt(cls, payload: dict[str, Any]) -> Claims:
         # The verifier hands over a dict it just decoded and no one else holds: no copy needed.
         self = cls.__new__(cls)
-        object.__setattr__(self, "raw", MappingProxyType(payload))
-        object.__setattr__(self, "_scopes", None)
-        object.__setattr__(self, "_permissions", None)
+        self._raw = MappingProxyType(payload)
+        self._scopes = None
+        self._permissions = None
         return self
 
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("Claims are immutable")
+    @property
+    def raw(self) -> Mapping[str, Any]:
+        """The whole verified claim set, read-only."""
+        return self._raw
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Claims) and dict(self.raw) == dict(other.raw)
@@ -101,62 +104,60 @@ class Claims:
 
     @property
     def sub(self) -> str | None:
-        return _opt_str(self.raw.get("sub"))
+        return _opt_str(self._raw.get("sub"))
 
     @property
     def scopes(self) -> frozenset[str]:
         """The union of ``scp`` and ``scope.split()``."""
         scopes = self._scopes
         if scopes is None:
-            scopes = scopes_of(self.raw)
-            object.__setattr__(self, "_scopes", scopes)
+            scopes = self._scopes = scopes_of(self._raw)
         return scopes
 
     @property
     def permissions(self) -> frozenset[str]:
         permissions = self._permissions
         if permissions is None:
-            permissions = frozenset(_str_list(self.raw.get("permissions")))
-            object.__setattr__(self, "_permissions", permissions)
+            permissions = self._permissions = frozenset(_str_list(self._raw.get("permissions")))
         return permissions
 
     @property
     def org_code(self) -> str | None:
-        return _opt_str(self.raw.get("org_code"))
+        return _opt_str(self._raw.get("org_code"))
 
     @property
     def azp(self) -> str | None:
-        return _opt_str(self.raw.get("azp"))
+        return _opt_str(self._raw.get("azp"))
 
     @property
     def audience(self) -> tuple[str, ...]:
-        return _str_list(self.raw.get("aud"))
+        return _str_list(self._raw.get("aud"))
 
     @property
     def issuer(self) -> str | None:
-        return _opt_str(self.raw.get("iss"))
+        return _opt_str(self._raw.get("iss"))
 
     @property
     def expires_at(self) -> float | None:
-        return _opt_num(self.raw.get("exp"))
+        return _opt_num(self._raw.get("exp"))
 
     @property
     def issued_at(self) -> float | None:
-        return _opt_num(self.raw.get("iat"))
+        return _opt_num(self._raw.get("iat"))
 
     @property
     def is_m2m(self) -> bool:
         """True for client-credentials tokens (``gty`` contains ``client_credentials``)."""
-        return "client_credentials" in _str_list(self.raw.get("gty"))
+        return "client_credentials" in _str_list(self._raw.get("gty"))
 
     @property
     def roles(self) -> tuple[Mapping[str, Any], ...]:
-        roles = self.raw.get("roles")
+        roles = self._raw.get("roles")
         return tuple(r for r in roles if isinstance(r, dict)) if isinstance(roles, list) else ()
 
     @property
     def feature_flags(self) -> Mapping[str, Any]:
-        flags = self.raw.get("feature_flags")
+        flags = self._raw.get("feature_flags")
         return MappingProxyType(flags) if isinstance(flags, dict) else _EMPTY
 
     def has_scopes(self, *scopes: str, match: Match = "all") -> bool:

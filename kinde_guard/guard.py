@@ -230,7 +230,8 @@ class KindeGuard:
         if self._cache is not None:
             with self._cache_lock:
                 self._cache[token] = (claims, valid_until, parsed.kid)
-        self._emit("token_verified", kid=parsed.kid, m2m=claims.is_m2m)
+        if self._on_event is not None:
+            self._emit("token_verified", kid=parsed.kid, m2m=claims.is_m2m)
         return claims
 
     def _authorize(

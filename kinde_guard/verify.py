@@ -61,6 +61,7 @@ def _reject_constant(name: str) -> Any:
 
 # Built once: json.loads(..., hook=...) would build a new decoder per call.
 _DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 _URLSAFE_TO_STD = bytes.maketrans(b"-_", b"+/")
 _PADDING = ("", "", "==", "=")  # by len % 4; 1 is impossible and binascii rejects it
 
@@ -74,7 +75,15 @@ def _b64decode(segment: str) -> bytes:
 
 def _json_object(segment: str, part: str) -> dict[str, Any]:
     try:
-        doc = _DECODER.decode(_b64decode(segment).decode("utf-8"))
+        text = _b64decode(segment).decode("utf-8")
+        try:
+            # The C scanner directly: what JSONDecoder.decode does, minus two Python frames and a
+            # whitespace regex; anything unusual (leading whitespace) takes the full decoder.
+            doc, end = _SCAN(text, 0)
+        except StopIteration:
+            doc, end = _DECODER.decode(text), len(text)
+        if end != len(text) and text[end:].strip(" \t\n\r"):
+            raise ValueError("extra data after the JSON value")
     except (binascii.Error, UnicodeDecodeError, ValueError, RecursionError) as exc:
         reason = "duplicate member names" if "duplicate" in str(exc) else "not base64url-encoded JSON"
         raise MalformedTokenError(f"The token {part} is {reason}.") from None
@@ -122,7 +131,7 @@ def parse_token(token: object, max_bytes: int, header_of: Callable[[str], tuple[
     # Three non-empty base64url segments without padding (RFC 7515 §3.1, §2). "+", "/" and "="
     # are legal in a bearer value but not in base64url; any other stray character is refused by
     # the strict base64 decoder (header and signature) or breaks the signature (payload).
-    if len(parts) != 3 or not all(parts) or "+" in token or "/" in token or "=" in token:
+    if len(parts) != 3 or "" in parts or "+" in token or "/" in token or "=" in token:
         raise MalformedTokenError("The token is not a JWT (three base64url segments).")
     header_seg, payload_seg, signature_seg = parts
     alg, kid = header_of(header_seg)

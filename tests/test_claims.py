@@ -93,3 +93,15 @@ def test_match_any_at_verify(issuer: DevIssuer, clock: FrozenClock) -> None:
     with pytest.raises(InsufficientScopeError) as info:
         guard.verify(token, scopes=["admin", "read:orders"])
     assert info.value.required_scopes == ("admin", "read:orders")
+
+
+def test_claims_are_immutable() -> None:
+    claims = Claims.from_payload({"sub": "kp_1", "scp": ["a"]})
+    for name in ("sub", "scopes", "raw", "is_m2m"):
+        with pytest.raises(AttributeError):
+            setattr(claims, name, "x")
+    with pytest.raises(AttributeError):
+        claims.extra = 1  # type: ignore[attr-defined]
+    with pytest.raises(TypeError):
+        claims.raw["sub"] = "kp_2"  # type: ignore[index]
+    assert claims == Claims.from_payload({"sub": "kp_1", "scp": ["a"]})

@@ -141,6 +141,19 @@ NEGATIVE: list[tuple[str, Callable[[Ctx], str | None], type[AuthError], int, str
         401,
         "invalid_token",
     ),
+    (
+        "payload with trailing data (signed)",
+        bearer(
+            lambda c: _raw(
+                {"alg": "RS256", "kid": c.issuer.kid},
+                json.dumps({"iss": c.issuer.issuer, "aud": c.issuer.audience, "exp": c.clock() + 60}).encode() + b" {}",
+                c,
+            )
+        ),
+        MalformedTokenError,
+        401,
+        "invalid_token",
+    ),
     ("oversized token", bearer(lambda c: c.issuer.mint(padding="x" * 9000)), MalformedTokenError, 401, "invalid_token"),
     # step 3: algorithm and key selection
     ("alg none, no signature", bearer(lambda c: _unsigned("none", c)), MalformedTokenError, 401, "invalid_token"),
