@@ -70,6 +70,10 @@ class KindeGuard:
             LRUCache(maxsize=config.token_cache_size) if config.token_cache_size else None
         )
         self._cache_lock = threading.Lock()
+        # Admission "doorkeeper" (as in TinyLFU): once the cache is full, a token enters it only on
+        # its second verification. Traffic of one-shot tokens then costs no evictions and keeps
+        # no claims alive for the garbage collector; the hashes here are ints, invisible to it.
+        self._seen_once: dict[int, None] = {}
         #: Extra auth-params of every Bearer challenge: ``resource_metadata`` when a resource is set.
         self.challenge_params: tuple[tuple[str, str], ...] = (
             (("resource_metadata", metadata_url(config.resource)),) if config.resource else ()
@@ -207,6 +211,19 @@ class KindeGuard:
             self._cache.pop(token, None)
         return None
 
+    def _admit(self, token: str, entry: tuple[Claims, float, str]) -> None:
+        cache = self._cache
+        assert cache is not None
+        key = hash(token)
+        with self._cache_lock:
+            if len(cache) < cache.maxsize or self._seen_once.pop(key, 0) is None:
+                cache[token] = entry
+                return
+            seen = self._seen_once
+            seen[key] = None
+            if len(seen) > cache.maxsize:
+                del seen[next(iter(seen))]  # forget the oldest first sighting
+
     def _header(self, segment: str) -> tuple[str, str]:
         found = self._headers.get(segment)
         if found is None:
@@ -228,8 +245,7 @@ class KindeGuard:
         valid_until = self._policy.check_claims(payload, self._clock())
         claims = Claims._adopt(payload)
         if self._cache is not None:
-            with self._cache_lock:
-                self._cache[token] = (claims, valid_until, parsed.kid)
+            self._admit(token, (claims, valid_until, parsed.kid))
         if self._on_event is not None:
             self._emit("token_verified", kid=parsed.kid, m2m=claims.is_m2m)
         return claims

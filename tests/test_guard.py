@@ -62,16 +62,38 @@ def test_cache_never_serves_a_token_past_its_exp(issuer: DevIssuer, clock: Froze
 def test_cache_is_bounded_and_zero_turns_it_off(issuer: DevIssuer, clock: FrozenClock) -> None:
     guard, events = guard_with_events(issuer, clock, token_cache_size=3)
     tokens = [issuer.mint() for _ in range(4)]
-    for token in tokens:
+    for token in tokens[:3]:
+        guard.verify(token)  # room in the cache: admitted at once
         guard.verify(token)
-    guard.verify(tokens[-1])
-    assert events.count("token_verified") == 4
-    guard.verify(tokens[0])  # evicted as least recently used
+    assert events.count("token_verified") == 3
+    # The cache is full: a new token enters only on its second verification (doorkeeper), then
+    # evicts the least recently used one.
+    guard.verify(tokens[3])
+    guard.verify(tokens[3])
+    guard.verify(tokens[3])
     assert events.count("token_verified") == 5
+    guard.verify(tokens[0])  # evicted
+    assert events.count("token_verified") == 6
+    for token in tokens[1:]:
+        guard.verify(token)  # still cached
+    assert events.count("token_verified") == 6
     off, off_events = guard_with_events(issuer, clock, token_cache_size=0)
     off.verify(tokens[0])
     off.verify(tokens[0])
     assert off_events.count("token_verified") == 2
+
+
+def test_one_shot_tokens_do_not_churn_a_full_cache(issuer: DevIssuer, clock: FrozenClock) -> None:
+    guard, events = guard_with_events(issuer, clock, token_cache_size=2)
+    regulars = [issuer.mint() for _ in range(2)]
+    for token in regulars:
+        guard.verify(token)
+    for _ in range(20):
+        guard.verify(issuer.mint())  # a stream of distinct tokens, each seen once
+    before = events.count("token_verified")
+    for token in regulars:
+        guard.verify(token)
+    assert events.count("token_verified") == before  # the regulars are still cached
 
 
 def test_a_refused_token_is_never_cached(issuer: DevIssuer, clock: FrozenClock) -> None:
