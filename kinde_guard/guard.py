@@ -74,6 +74,14 @@ class KindeGuard:
         # its second verification. Traffic of one-shot tokens then costs no evictions and keeps
         # no claims alive for the garbage collector; the hashes here are ints, invisible to it.
         self._seen_once: dict[int, None] = {}
+        # Whether every call must run the authorization step even when it names no scopes.
+        policy = self._policy
+        self._always_authorize = bool(
+            policy.required_scopes
+            or policy.required_permissions
+            or not policy.allow_m2m
+            or not policy.allow_user_tokens
+        )
         #: Extra auth-params of every Bearer challenge: ``resource_metadata`` when a resource is set.
         self.challenge_params: tuple[tuple[str, str], ...] = (
             (("resource_metadata", metadata_url(config.resource)),) if config.resource else ()
@@ -96,18 +104,9 @@ class KindeGuard:
         Raises an :class:`~kinde_guard.AuthError` subclass when the token is refused and
         :class:`~kinde_guard.JWKSError` when no signing key can be obtained.
         """
-        claims = self._cached(token)
-        if claims is None:
-            try:
-                parsed = self._parse(token)
-                claims = self._finish(token, parsed, self.key_set.get_key(parsed.kid))
-            except AuthError as exc:
-                self._refused(exc, token)
-                raise
-            except JWKSError as exc:
-                self._emit("jwks_unavailable", kid=parsed.kid, error=exc.description)
-                raise
-        self._authorize(claims, scopes, permissions, match, token)
+        claims = self._cached(token) or self._miss(token)
+        if scopes or permissions or self._always_authorize:
+            self._authorize(claims, scopes, permissions, match, token)
         return claims
 
     async def verify_async(
@@ -121,16 +120,9 @@ class KindeGuard:
         """Like :meth:`verify`; a JWKS fetch runs in a worker thread, never blocking the loop."""
         claims = self._cached(token)
         if claims is None:
-            try:
-                parsed = self._parse(token)
-                claims = self._finish(token, parsed, await self.key_set.get_key_async(parsed.kid))
-            except AuthError as exc:
-                self._refused(exc, token)
-                raise
-            except JWKSError as exc:
-                self._emit("jwks_unavailable", kid=parsed.kid, error=exc.description)
-                raise
-        self._authorize(claims, scopes, permissions, match, token)
+            claims = await self._miss_async(token)
+        if scopes or permissions or self._always_authorize:
+            self._authorize(claims, scopes, permissions, match, token)
         return claims
 
     def authenticate(
@@ -157,8 +149,14 @@ class KindeGuard:
         match: Match = "all",
     ) -> Claims:
         """Async :meth:`authenticate`."""
+        # verify_async inlined: this is every ASGI request's path, and a cache hit needs no await.
         token = parse_authorization(authorization)
-        return await self.verify_async(token, scopes=scopes, permissions=permissions, match=match)
+        claims = self._cached(token)
+        if claims is None:
+            claims = await self._miss_async(token)
+        if scopes or permissions or self._always_authorize:
+            self._authorize(claims, scopes, permissions, match, token)
+        return claims
 
     def authorize(
         self,
@@ -195,6 +193,30 @@ class KindeGuard:
         return self.key_set.state()
 
     # -- steps ---------------------------------------------------------------------------------
+
+    def _miss(self, token: str) -> Claims:
+        parsed = None
+        try:
+            parsed = self._parse(token)
+            return self._finish(token, parsed, self.key_set.get_key(parsed.kid))
+        except AuthError as exc:
+            self._refused(exc, token)
+            raise
+        except JWKSError as exc:
+            self._emit("jwks_unavailable", kid=parsed.kid if parsed else None, error=exc.description)
+            raise
+
+    async def _miss_async(self, token: str) -> Claims:
+        parsed = None
+        try:
+            parsed = self._parse(token)
+            return self._finish(token, parsed, await self.key_set.get_key_async(parsed.kid))
+        except AuthError as exc:
+            self._refused(exc, token)
+            raise
+        except JWKSError as exc:
+            self._emit("jwks_unavailable", kid=parsed.kid if parsed else None, error=exc.description)
+            raise
 
     def _cached(self, token: str) -> Claims | None:
         if self._cache is None:

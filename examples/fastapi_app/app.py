@@ -14,6 +14,7 @@ space-separated), optional ``KINDE_JWKS_URI`` and ``KINDE_CLIENT_ID`` (Swagger U
 import contextlib
 import os
 import secrets
+import sys
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response, Security
@@ -111,10 +112,14 @@ def _app_from_env() -> FastAPI:
     try:
         config = GuardConfig.from_env()
     except ConfigurationError as exc:
-        raise SystemExit(
+        print(
             f"examples.fastapi_app cannot start: {exc}\n"
-            "Set KINDE_DOMAIN and KINDE_AUDIENCE (see examples/fastapi_app/README.md)."
-        ) from None
+            "Set KINDE_DOMAIN and KINDE_AUDIENCE (see examples/fastapi_app/README.md).",
+            file=sys.stderr,
+        )
+        # Exit status 4 is gunicorn's "app failed to load" (uvicorn workers under gunicorn): its
+        # master stops instead of respawning a worker that exits with any other status forever.
+        raise SystemExit(4) from None
     return create_app(KindeGuard(config), client_id=os.environ.get("KINDE_CLIENT_ID", ""))
 
 
