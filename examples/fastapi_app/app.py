@@ -28,8 +28,8 @@ from kinde_guard.fastapi import KindeAuth
 class NewOrder(BaseModel):
     """Every field is optional, so ``{}`` (or no body at all) orders one coffee."""
 
-    item: str = Field(default="coffee", min_length=1, max_length=100)
-    quantity: int = Field(default=1, ge=1, le=1000)
+    item: str = Field(default="coffee", min_length=1, max_length=100, strict=True)
+    quantity: int = Field(default=1, ge=1, le=1000, strict=True)
 
 
 _NEW_ORDER_BODY: dict[str, Any] = {
