@@ -6,24 +6,56 @@ with serve_asgi(app) as base_url:
 
 from __future__ import annotations
 
+import importlib
+import os
 import socket
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
+import pytest
 import uvicorn
+
+
+@dataclass(frozen=True)
+class BuildWithURL:
+    """``serve_asgi(BuildWithURL(lambda base_url: app))``: build the app once its URL is known."""
+
+    build: Callable[[str], Any]
+
+
+def import_app(module: str, env: dict[str, str], attribute: str = "app") -> Any:
+    """Import ``module`` as uvicorn would, with exactly ``env`` as its ``KINDE_*`` settings (others
+    unset), fresh rather than cached; returns its ``attribute``."""
+    sys.modules.pop(module, None)
+    with pytest.MonkeyPatch.context() as mp:
+        for name in [n for n in os.environ if n.startswith("KINDE_")]:
+            mp.delenv(name)
+        for name, value in env.items():
+            mp.setenv(name, value)
+        loaded = importlib.import_module(module)
+    sys.modules.pop(module, None)
+    return getattr(loaded, attribute)
 
 
 @contextmanager
 def serve_asgi(app: Any, *, lifespan: str = "auto", **options: Any) -> Iterator[str]:
-    """Serve ``app`` on a free port; yields ``http://127.0.0.1:<port>``; stops and joins on exit."""
+    """Serve ``app`` on a free port; yields ``http://127.0.0.1:<port>``; stops and joins on exit.
+
+    ``app`` may also be a function of the base URL returning the app, for apps that must know
+    where they are served (a resource identifier) before they are built.
+    """
     # Bind first and hand uvicorn the socket: the port is ours, no race with other tests.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    if isinstance(app, BuildWithURL):
+        app = app.build(f"http://127.0.0.1:{port}")
     # log_config=None: leave the test process's logging configuration alone.
     config = uvicorn.Config(app, lifespan=lifespan, log_config=None, log_level="warning", **options)
     server = uvicorn.Server(config)

@@ -4,12 +4,13 @@ they must. (The real runs are `make bench`; their figures are in the README.)"""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.system_tools import debian_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
@@ -26,14 +27,7 @@ def run(script: str, *args: str, timeout: float = 300) -> str:
 @pytest.fixture(scope="session")
 def wrk() -> str:
     """Debian's wrk, installed when missing (as `make bench` does); the test fails without it."""
-    found = shutil.which("wrk")
-    if found is None:
-        install = "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk"
-        result = subprocess.run(["bash", "-c", install], capture_output=True, text=True, timeout=600)
-        found = shutil.which("wrk")
-        if found is None:
-            pytest.fail(f"wrk is not installed and apt-get could not install it: {result.stderr[-500:]}")
-    return found
+    return debian_tool("wrk")
 
 
 def test_bench_verify_smoke(tmp_path: Path) -> None:

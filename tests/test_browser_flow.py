@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
-import shutil
 import signal
 import socket
 import stat
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from kinde_guard.devserver import KindeDevIssuer
 from kinde_guard.devserver.config import parse_config
 from kinde_guard.testing import DEFAULT_AUDIENCE, DEFAULT_CLIENT_ID
+from tests.system_tools import debian_tool
 
 DEMO = "kp_de700000000000000000000000000001"
 CHROMIUM_FLAGS = (
@@ -43,14 +43,7 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def chromium() -> str:
     """Debian's chromium, installed when missing; the test fails if it cannot be had."""
-    found = shutil.which("chromium")
-    if found is None:
-        install = "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium"
-        result = subprocess.run(["sh", "-c", install], capture_output=True, text=True, timeout=900)
-        found = shutil.which("chromium")
-        if found is None:
-            pytest.fail(f"chromium is not installed and apt-get could not install it: {result.stderr[-500:]}")
-    return found
+    return debian_tool("chromium")
 
 
 def _alive(pid: int) -> bool:

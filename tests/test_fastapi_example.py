@@ -5,7 +5,6 @@ The cases come from tests/example_cases.py, the table the Flask example is held 
 
 from __future__ import annotations
 
-import importlib
 import os
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import pytest
 
 from kinde_guard.testing import DevIssuer
 from tests.example_contract import *  # noqa: F403  (the shared contract, run against this app)
-from tests.servers import serve_asgi
+from tests.servers import import_app, serve_asgi
 
 AUDIENCE = "https://api.orders.example"
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,16 +25,7 @@ MODULE = "examples.fastapi_app.app"
 
 
 def _load_example(env: dict[str, str]) -> Any:
-    """Import the example as uvicorn would, with ``env`` set; a fresh module, not a cached one."""
-    sys.modules.pop(MODULE, None)
-    with pytest.MonkeyPatch.context() as mp:
-        for name in ("KINDE_DOMAIN", "KINDE_AUDIENCE", "KINDE_JWKS_URI", "KINDE_CLIENT_ID"):
-            mp.delenv(name, raising=False)
-        for name, value in env.items():
-            mp.setenv(name, value)
-        module = importlib.import_module(MODULE)
-    sys.modules.pop(MODULE, None)
-    return module.app
+    return import_app(MODULE, env)
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,9 @@ cooldown, nothing blocks, nothing grows, and no token reaches a log record."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import secrets
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm
 
 from kinde_guard.testing import DevIssuer
-from tests.servers import serve_asgi
+from tests.servers import import_app, serve_asgi
 from tests.wsgi_servers import serve_wsgi
 
 AUDIENCE = "https://api.example.com"
@@ -47,14 +45,7 @@ MODULES = {"fastapi": "examples.fastapi_app.app", "flask": "examples.flask_app.a
 
 
 def load_app(kind: str, env: dict[str, str]) -> Any:
-    module_name = MODULES[kind]
-    sys.modules.pop(module_name, None)
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in env.items():
-            mp.setenv(name, value)
-        module = importlib.import_module(module_name)
-    sys.modules.pop(module_name, None)
-    return module.app
+    return import_app(MODULES[kind], env)
 
 
 def serve(kind: str, app: Any) -> AbstractContextManager[str]:

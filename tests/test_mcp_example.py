@@ -8,13 +8,9 @@ The server's resource identifier is its real URL (``http://127.0.0.1:<port>/mcp`
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,28 +20,19 @@ from typing import Any
 import httpx
 import httpx2
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from kinde_guard.testing import DevIssuer
+from tests.servers import BuildWithURL, import_app, serve_asgi
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULE = "examples.mcp_server.app"
 
 
 def _load_example(env: dict[str, str]) -> Any:
-    """Import the example as uvicorn would, with ``env`` set; a fresh module, not a cached one."""
-    sys.modules.pop(MODULE, None)
-    with pytest.MonkeyPatch.context() as mp:
-        for name in ("KINDE_DOMAIN", "KINDE_AUDIENCE", "KINDE_RESOURCE", "KINDE_JWKS_URI"):
-            mp.delenv(name, raising=False)
-        for name, value in env.items():
-            mp.setenv(name, value)
-        module = importlib.import_module(MODULE)
-    sys.modules.pop(MODULE, None)
-    return module.app
+    return import_app(MODULE, env)
 
 
 @dataclass
@@ -57,26 +44,14 @@ class Served:
 
 @contextmanager
 def _serve_example(issuer: DevIssuer) -> Iterator[Served]:
-    """Like tests.servers.serve_asgi, but the port is known before the app is built: the example's
-    ``KINDE_RESOURCE`` must be the URL it is really served at."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    app = _load_example({"KINDE_DOMAIN": issuer.url, "KINDE_RESOURCE": base_url + "/mcp"})
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="uvicorn-mcp")
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
+    """The example served at a URL known before it is built: its ``KINDE_RESOURCE`` must be the
+    URL it is really served at."""
+
+    def build(base_url: str) -> Any:
+        return _load_example({"KINDE_DOMAIN": issuer.url, "KINDE_RESOURCE": base_url + "/mcp"})
+
+    with serve_asgi(BuildWithURL(build)) as base_url:
         yield Served(base_url, base_url + "/mcp", base_url + "/.well-known/oauth-protected-resource/mcp")
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 @pytest.fixture(scope="module")
