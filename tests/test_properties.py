@@ -23,6 +23,9 @@ SEGMENTS = VALID.split(".")
 
 # `make fuzz` runs the same properties with many more examples (KINDE_FUZZ_EXAMPLES).
 EXAMPLES = int(os.environ.get("KINDE_FUZZ_EXAMPLES", "300"))
+# "Bounded time": generous enough for a noisy shared machine, far below what a quadratic or
+# exponential slowdown would take (seconds to hours); speed itself is measured in benchmarks/.
+BOUND = 2.0
 FAST = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -30,7 +33,7 @@ def refused_quickly(header: str | None) -> None:
     started = time.perf_counter()
     with pytest.raises(AuthError):
         GUARD.authenticate(header)
-    assert time.perf_counter() - started < 0.25
+    assert time.perf_counter() - started < BOUND
 
 
 @FAST
@@ -93,4 +96,4 @@ def test_pathological_signed_payloads_are_answered_in_bounded_time(kind: str, si
     started = time.perf_counter()
     with contextlib.suppress(AuthError):
         GUARD.verify(token)  # a 100-digit exp is a (very distant) valid expiry
-    assert time.perf_counter() - started < 0.25
+    assert time.perf_counter() - started < BOUND
