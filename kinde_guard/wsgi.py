@@ -34,7 +34,14 @@ if TYPE_CHECKING:
 else:  # the typeshed names exist only for type checkers
     StartResponse = WSGIApplication = WSGIEnvironment = Any
 
-__all__ = ["CLAIMS_KEY", "KindeGuardMiddleware", "PublicPaths", "claims_from_environ"]
+__all__ = [
+    "CLAIMS_KEY",
+    "KindeGuardMiddleware",
+    "ProtectedResourceMetadata",
+    "PublicPaths",
+    "claims_from_environ",
+    "send_resource_metadata",
+]
 
 #: The ``environ`` key holding the request's :class:`~kinde_guard.Claims` (``None`` if anonymous).
 CLAIMS_KEY = "kinde_guard.claims"
@@ -134,15 +141,40 @@ class KindeGuardMiddleware:
         return environ.get("PATH_INFO") == path and (not query or environ.get("QUERY_STRING", "") == query)
 
     def _send_metadata(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
-        method = environ.get("REQUEST_METHOD", "GET")
-        if method not in ("GET", "HEAD"):
-            body = b'{"error":"method_not_allowed","error_description":"Use GET or HEAD."}'
-            headers = [("allow", "GET, HEAD"), ("content-type", "application/json")]
-            start_response("405 Method Not Allowed", [*headers, ("content-length", str(len(body)))])
-            return [body]
-        body = self.guard.resource_metadata()
-        start_response("200 OK", [*METADATA_HEADERS, ("content-length", str(len(body)))])
-        return [b"" if method == "HEAD" else body]
+        return send_resource_metadata(self.guard, environ, start_response)
+
+
+def send_resource_metadata(guard: KindeGuard, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+    """Answer a request for the RFC 9728 document: GET/HEAD 200, other methods 405."""
+    method = environ.get("REQUEST_METHOD", "GET")
+    if method not in ("GET", "HEAD"):
+        body = b'{"error":"method_not_allowed","error_description":"Use GET or HEAD."}'
+        headers = [("allow", "GET, HEAD"), ("content-type", "application/json")]
+        start_response("405 Method Not Allowed", [*headers, ("content-length", str(len(body)))])
+        return [body]
+    body = guard.resource_metadata()
+    start_response("200 OK", [*METADATA_HEADERS, ("content-length", str(len(body)))])
+    return [b"" if method == "HEAD" else body]
+
+
+class ProtectedResourceMetadata:
+    """A standalone WSGI app serving the guard's RFC 9728 document, for apps mounted under a
+    prefix, where the middleware never sees origin-root paths. Mount it at the origin's metadata
+    path (:func:`kinde_guard.resource.metadata_path`), e.g. with werkzeug::
+
+        DispatcherMiddleware(root_app, {
+            "/api": guarded_app,
+            metadata_path(guard.config.resource): ProtectedResourceMetadata(guard),
+        })
+    """
+
+    def __init__(self, guard: KindeGuard) -> None:
+        if not guard.config.resource:
+            raise ValueError("ProtectedResourceMetadata needs GuardConfig.resource to be set")
+        self.guard = guard
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return send_resource_metadata(self.guard, environ, start_response)
 
 
 def _status_line(status: int) -> str:

@@ -305,3 +305,30 @@ def test_with_a_resource_the_metadata_is_served_and_every_challenge_points_to_it
     assert (post.status_code, post.headers["allow"]) == (405, "GET, HEAD")
     assert (refused[0], refused[1]["www-authenticate"]) == (401, f'Bearer realm="api", {POINTER}')
     assert accepted[0] == 200
+
+
+def test_standalone_metadata_app_for_apps_mounted_under_a_prefix(issuer: DevIssuer) -> None:
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+    from werkzeug.test import Client
+
+    from kinde_guard.wsgi import ProtectedResourceMetadata
+
+    guard = issuer.guard(audience=(), resource=RESOURCE)
+
+    def inner(environ: dict[str, object], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("content-type", "text/plain")])
+        return [b"inner"]
+
+    def root(environ: dict[str, object], start_response: Any) -> list[bytes]:
+        start_response("404 Not Found", [("content-type", "text/plain")])
+        return [b"root"]
+
+    app = DispatcherMiddleware(
+        root, {"/api": KindeGuardMiddleware(inner, guard=guard), META: ProtectedResourceMetadata(guard)}
+    )
+    client = Client(app)
+    metadata = client.get(META)
+    assert metadata.status_code == 200 and metadata.json["resource"] == RESOURCE
+    assert client.post(META).status_code == 405
+    refused = client.get("/api/x")
+    assert refused.status_code == 401 and refused.headers["www-authenticate"].endswith(POINTER)
