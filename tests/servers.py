@@ -9,12 +9,14 @@ from __future__ import annotations
 import importlib
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +28,16 @@ class BuildWithURL:
     """``serve_asgi(BuildWithURL(lambda base_url: app))``: build the app once its URL is known."""
 
     build: Callable[[str], Any]
+
+
+def run_python(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python *args`` from the repository root with no ``KINDE_*`` settings but ``env``
+    (how the examples' refusals to start without configuration are checked)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("KINDE_")} | (env or {})
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.run(
+        [sys.executable, *args], cwd=root, env=clean, capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def import_app(module: str, env: dict[str, str], attribute: str = "app") -> Any:

@@ -5,9 +5,6 @@ The cases come from tests/example_cases.py, the table the Flask example is held 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +14,7 @@ import pytest
 
 from kinde_guard.testing import DevIssuer
 from tests.example_contract import *  # noqa: F403  (the shared contract, run against this app)
-from tests.servers import import_app, serve_asgi
+from tests.servers import import_app, run_python, serve_asgi
 
 AUDIENCE = "https://api.orders.example"
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,15 +92,7 @@ def test_swagger_sign_in_is_configured_from_the_environment(issuer: DevIssuer) -
 
 
 def test_example_refuses_to_start_without_configuration() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KINDE_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "uvicorn", f"{MODULE}:app"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_python(["-m", "uvicorn", f"{MODULE}:app"])
     assert result.returncode != 0
     assert "KINDE_DOMAIN is not set" in result.stderr
     assert "Traceback" not in result.stderr

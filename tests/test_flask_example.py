@@ -5,9 +5,6 @@ The cases come from tests/example_cases.py, the table the FastAPI example is hel
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import httpx
@@ -15,7 +12,8 @@ import pytest
 
 from kinde_guard.testing import DevIssuer
 from tests.example_contract import *  # noqa: F403  (the shared contract, run against this app)
-from tests.wsgi_servers import ROOT, run_gunicorn
+from tests.servers import run_python
+from tests.wsgi_servers import run_gunicorn
 
 AUDIENCE = "https://api.orders.example"
 TARGET = "examples.flask_app.app:app"
@@ -76,10 +74,6 @@ def test_cold_jwks_outage_answers_503_with_retry_after(issuer: DevIssuer) -> Non
     assert response.json()["error"] == "temporarily_unavailable"
 
 
-def _without_kinde_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("KINDE_")}
-
-
 @pytest.mark.parametrize(
     "command",
     [
@@ -89,28 +83,15 @@ def _without_kinde_env() -> dict[str, str]:
     ids=["flask run", "gunicorn"],
 )
 def test_example_refuses_to_start_without_configuration(command: list[str]) -> None:
-    result = subprocess.run(
-        [sys.executable, *command],
-        cwd=ROOT,
-        env=_without_kinde_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_python(command)
     assert result.returncode != 0
     assert "examples.flask_app cannot start: KINDE_DOMAIN is not set" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_example_refuses_to_start_with_an_http_domain_that_is_not_loopback() -> None:
-    env = _without_kinde_env() | {"KINDE_DOMAIN": "http://acme.kinde.com", "KINDE_AUDIENCE": AUDIENCE}
-    result = subprocess.run(
-        [sys.executable, "-c", "import examples.flask_app.app"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = run_python(
+        ["-c", "import examples.flask_app.app"], {"KINDE_DOMAIN": "http://acme.kinde.com", "KINDE_AUDIENCE": AUDIENCE}
     )
     assert result.returncode != 0
     assert "uses http:// on a non-loopback host" in result.stderr

@@ -8,9 +8,6 @@ The server's resource identifier is its real URL (``http://127.0.0.1:<port>/mcp`
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,7 +22,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from kinde_guard.testing import DevIssuer
-from tests.servers import BuildWithURL, import_app, serve_asgi
+from tests.servers import BuildWithURL, import_app, run_python, serve_asgi
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULE = "examples.mcp_server.app"
@@ -208,15 +205,7 @@ def test_the_scope_check_fails_closed_on_odd_bodies(
 
 
 def test_the_example_refuses_to_start_without_configuration() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KINDE_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "uvicorn", f"{MODULE}:app"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_python(["-m", "uvicorn", f"{MODULE}:app"])
     assert result.returncode != 0
     assert "examples.mcp_server cannot start: set KINDE_DOMAIN and KINDE_RESOURCE" in result.stderr
     assert "Traceback" not in result.stderr
