@@ -5,8 +5,11 @@
 Starlette under uvicorn and Flask under gunicorn (one worker process each, so the guard's cost is
 not hidden by spare cores), loaded by ``wrk`` (Debian's package; installed by ``make bench`` when
 missing) with distinct tokens (every request a new token: the verified-token cache never hits)
-and repeated tokens (50 tokens in turn). Servers alternate round by round; the table gives the
-median requests/s and latency percentiles and the ratio to the unguarded route.
+and repeated tokens (50 tokens in turn). Beside them, two floors with distinct tokens: the same
+route behind a middleware doing only the raw ``cryptography`` RSA verify, and the raw verify plus
+decoding the token once (header for the kid, payload) — what any validator pays per new token in
+that server. Cells alternate round by round; the table gives the median requests/s and latency
+percentiles, the ratio to the unguarded route and the ratio to the verify + decode floor.
 """
 
 from __future__ import annotations
@@ -52,8 +55,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start(kind: str, guarded: bool, issuer_url: str, port: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, BENCH_GUARDED="1" if guarded else "0", KINDE_DOMAIN=issuer_url, KINDE_AUDIENCE=AUDIENCE)
+# cell -> the app's BENCH_GUARDED mode (see apps.py)
+MODES = {
+    "unguarded": "0",
+    "floor-verify": "floor-verify",
+    "floor-decode": "floor-decode",
+    "distinct": "1",
+    "repeated": "1",
+}
+
+
+def start(kind: str, mode: str, issuer_url: str, port: int) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, BENCH_GUARDED=mode, KINDE_DOMAIN=issuer_url, KINDE_AUDIENCE=AUDIENCE)
     bin_dir = Path(sys.executable).parent
     if kind == "starlette":
         cmd = [str(bin_dir / "uvicorn"), "--factory", "apps:starlette_app", "--app-dir", str(HERE)]
@@ -145,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     issuer = DevIssuer(audience=AUDIENCE).serve()
     tmp = Path(tempfile.mkdtemp(prefix="kinde-bench-"))
     try:
-        n_distinct = args.distinct or max(2000, args.seconds * 2500)
+        # Enough that no run wraps around: a repeated "distinct" token could be a cache hit.
+        n_distinct = args.distinct or max(2000, args.seconds * 6000)
         started = time.perf_counter()
         distinct = kinde_corpus(issuer, n_distinct)
         print(f"machine: {machine()}; minted {n_distinct} tokens in {time.perf_counter() - started:.0f} s")
@@ -159,17 +173,16 @@ def main(argv: list[str] | None = None) -> int:
 
         results: dict[str, dict[str, list[dict[str, float]]]] = {}
         for kind in args.servers.split(","):
-            cells = {"unguarded": [], "distinct": [], "repeated": []}
+            cells: dict[str, list[dict[str, float]]] = {cell: [] for cell in MODES}
             for _ in range(args.rounds):
                 for cell in cells:
-                    guarded = cell != "unguarded"
                     port = free_port()
-                    proc = start(kind, guarded, issuer.url, port)
+                    proc = start(kind, MODES[cell], issuer.url, port)
                     try:
-                        warm(port, distinct[-1] if guarded else None)
-                        # The unguarded route gets the same requests, tokens included: only the
-                        # guard's own work differs, not the bytes the server parses.
-                        script = scripts["distinct" if not guarded else cell]
+                        warm(port, distinct[-1])
+                        # Every cell gets the same requests, tokens included: only the work done
+                        # on the token differs, not the bytes the server parses.
+                        script = scripts["repeated" if cell == "repeated" else "distinct"]
                         cells[cell].append(run_wrk(port, script, args.seconds, args.connections))
                     finally:
                         stop(proc)
@@ -179,6 +192,16 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
     report = print_report(results, args)
+    wrapped = [
+        f"{kind} {cell}: {run['rps'] * args.seconds:.0f} requests > {n_distinct} tokens"
+        for kind, cells in results.items()
+        for cell in ("distinct",)
+        for run in cells[cell]
+        if run["rps"] * args.seconds > n_distinct
+    ]
+    if wrapped:
+        print("\nnote: the distinct-token corpus wrapped around (some requests may be cache hits):")
+        print("\n".join("  " + line for line in wrapped) + f"\n  pass --distinct {2 * n_distinct} for a clean run")
     dump(args.json, {"machine": machine(), "http": report})
     return 0
 
@@ -187,19 +210,29 @@ def print_report(
     results: dict[str, dict[str, list[dict[str, float]]]], args: argparse.Namespace
 ) -> list[dict[str, object]]:
     print(f"\nHTTP on 127.0.0.1, wrk -t1 -c{args.connections}, {args.seconds} s x {args.rounds} rounds, medians")
-    head = f"{'server':<22} {'route':<26} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'x unguarded':>12}"
+    head = f"{'server':<22} {'route':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'x unguarded':>12} {'x floor':>8}"
     print(head)
     print("-" * len(head))
     label = {"starlette": "uvicorn + Starlette", "flask": "gunicorn + Flask"}
-    names = {"unguarded": "unguarded", "distinct": "guarded, distinct tokens", "repeated": "guarded, repeated tokens"}
+    names = {
+        "unguarded": "unguarded",
+        "floor-verify": "floor: raw RSA verify only",
+        "floor-decode": "floor: raw verify + decode once",
+        "distinct": "guarded, distinct tokens",
+        "repeated": "guarded, repeated tokens",
+    }
     out = []
     for kind, cells in results.items():
         base = statistics.median(r["rps"] for r in cells["unguarded"])
+        floor = statistics.median(r["rps"] for r in cells["floor-decode"])
         for cell, runs in cells.items():
             rps = statistics.median(r["rps"] for r in runs)
             p50 = statistics.median(r["p50_ms"] for r in runs)
             p99 = statistics.median(r["p99_ms"] for r in runs)
-            print(f"{label[kind]:<22} {names[cell]:<26} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f} {rps / base:>12.2f}")
+            print(
+                f"{label[kind]:<22} {names[cell]:<34} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f}"
+                f" {rps / base:>12.2f} {rps / floor:>8.2f}"
+            )
             out.append(
                 {
                     "server": label[kind],
@@ -208,6 +241,7 @@ def print_report(
                     "p50_ms": p50,
                     "p99_ms": p99,
                     "x_unguarded": round(rps / base, 3),
+                    "x_floor": round(rps / floor, 3),
                 }
             )
     return out

@@ -79,20 +79,28 @@ class KindeUser(BaseUser):
 
 def attach_claims(scope: Scope, claims: Claims | None) -> None:
     """Put verified ``claims`` (or ``None`` = anonymous) where Starlette and our adapters look."""
-    scope.setdefault("state", {})["kinde_claims"] = claims
+    state = scope.get("state")
+    if state is None:
+        scope["state"] = state = {}
+    state["kinde_claims"] = claims
     if claims is None:
         scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
     else:
-        scope["auth"] = AuthCredentials([AUTHENTICATED, *sorted(claims.scopes)])
+        # A new list per request (it is the request's to change); membership is what @requires reads.
+        scope["auth"] = AuthCredentials([AUTHENTICATED, *claims.scopes])
         scope["user"] = KindeUser(claims)
 
 
 def authorization_header(scope: Scope) -> bytes | None:
     """The raw ``Authorization`` value, or ``None``; two of them are a malformed request (400)."""
-    found = [value for name, value in scope.get("headers", ()) if name.lower() == b"authorization"]
-    if len(found) > 1:
-        raise InvalidRequestError("The request must carry exactly one Authorization header.")
-    return found[0] if found else None
+    found = None
+    for name, value in scope.get("headers", ()):
+        # Servers send lowercase names (the ASGI spec asks for it); others are compared lowercased.
+        if name == b"authorization" or (len(name) == 13 and name.lower() == b"authorization"):
+            if found is not None:
+                raise InvalidRequestError("The request must carry exactly one Authorization header.")
+            found = value
+    return found
 
 
 def _route_path(scope: Scope) -> str:
@@ -180,8 +188,15 @@ class KindeGuardMiddleware:
             attach_claims(scope, None)
             await self.app(scope, receive, send)
             return
+        guard = self.guard
         try:
-            claims = await self._authenticate(scope)
+            header = authorization_header(scope)
+            # A token verified before is a cache hit: answered without a coroutine or an await.
+            token, claims = guard._hit(header)
+            if claims is None:
+                claims = await self._authenticate(header)
+            elif guard._always_authorize:
+                guard._authorize(claims, None, None, "all", token)
         except (AuthError, JWKSError) as exc:
             await _refuse(scope, receive, send, self.guard.render_error(exc, self.realm))
             return
@@ -193,8 +208,7 @@ class KindeGuardMiddleware:
         path, query = self._metadata
         return scope["path"] == path and (not query or scope.get("query_string", b"") == query)
 
-    async def _authenticate(self, scope: Scope) -> Claims | None:
-        header = authorization_header(scope)
+    async def _authenticate(self, header: bytes | None) -> Claims | None:
         try:
             return await self.guard.authenticate_async(header)
         except MissingTokenError:

@@ -187,6 +187,20 @@ def test_optional_auth_lets_anonymous_in_but_refuses_bad_tokens(guard: KindeGuar
     assert requires_scope.status_code == 403  # Starlette's @requires, for an anonymous caller
 
 
+def test_cache_hits_still_meet_the_guards_requirements(served_issuer: DevIssuer, clock: FrozenClock) -> None:
+    guard = served_issuer.guard(clock=clock, required_scopes=["read:orders"], allow_m2m=False)
+    user = served_issuer.mint(scopes=["read:orders"], sub="kp_1")
+    machine = served_issuer.mint_m2m(scopes=["read:orders"])
+    unscoped = served_issuer.mint(scopes=["openid"])
+    with serve_asgi(guarded(guard)) as url:
+        statuses = [
+            httpx.get(url + "/me", headers=bearer(token)).status_code
+            for _ in range(3)  # the first round misses the cache, the others hit it
+            for token in (user, machine, unscoped)
+        ]
+    assert statuses == [200, 403, 403] * 3
+
+
 def test_refusals_never_log_the_token(
     base_url: str, served_issuer: DevIssuer, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -96,6 +96,64 @@ def test_one_shot_tokens_do_not_churn_a_full_cache(issuer: DevIssuer, clock: Fro
     assert events.count("token_verified") == before  # the regulars are still cached
 
 
+def test_a_first_sighting_is_forgotten_after_a_window_of_cache_size_others(
+    issuer: DevIssuer, clock: FrozenClock
+) -> None:
+    guard, events = guard_with_events(issuer, clock, token_cache_size=2)
+    for token in (issuer.mint(), issuer.mint()):
+        guard.verify(token)  # the cache is full
+    late = issuer.mint()
+    guard.verify(late)  # first sighting: remembered, not admitted
+    for _ in range(2):
+        guard.verify(issuer.mint())  # two newer first sightings push it out of the window
+    guard.verify(late)  # a first sighting again
+    guard.verify(late)  # the second: admitted
+    before = events.count("token_verified")
+    guard.verify(late)
+    assert events.count("token_verified") == before  # a hit
+    assert before == 2 + 1 + 2 + 2
+
+
+def test_every_spelling_of_a_bearer_header_finds_the_cached_token(issuer: DevIssuer, clock: FrozenClock) -> None:
+    guard, events = guard_with_events(issuer, clock)
+    token = issuer.mint(sub="kp_1")
+    spellings = ["Bearer " + token, "bearer " + token, "BEARER " + token, ("Bearer " + token).encode()]
+    spellings += ["  Bearer " + token + " ", "Bearer  " + token, b"bearer  " + token.encode()]
+    for header in spellings:
+        assert guard.authenticate(header).sub == "kp_1", header
+    assert events.count("token_verified") == 1
+
+
+@pytest.mark.parametrize(
+    ("tail", "error"),
+    [("x", "InvalidSignatureError"), ("!", "InvalidRequestError"), (" more", "InvalidRequestError")],
+)
+def test_a_header_close_to_a_cached_token_is_verified_in_full(
+    issuer: DevIssuer, clock: FrozenClock, tail: str, error: str
+) -> None:
+    guard = issuer.guard(clock=clock)
+    token = issuer.mint()
+    guard.authenticate("Bearer " + token)
+    with pytest.raises(Exception) as caught:
+        guard.authenticate("Bearer " + token + tail)
+    assert type(caught.value).__name__ == error
+
+
+def test_a_cache_hit_still_meets_the_configured_requirements(issuer: DevIssuer, clock: FrozenClock) -> None:
+    guard, events = guard_with_events(issuer, clock, required_scopes=["read:orders"], allow_m2m=False)
+    user = issuer.mint(scopes=["read:orders"])
+    machine = issuer.mint_m2m(scopes=["read:orders"])
+    for _ in range(3):
+        assert guard.authenticate("Bearer " + user)
+        with pytest.raises(InsufficientScopeError, match="machine-to-machine"):
+            guard.authenticate("Bearer " + machine)
+    assert events.count("token_verified") == 2 and events.count("token_refused") == 3
+    unscoped = issuer.mint(scopes=["openid"])
+    for _ in range(2):
+        with pytest.raises(InsufficientScopeError, match="read:orders"):
+            guard.authenticate("Bearer " + unscoped)
+
+
 def test_a_refused_token_is_never_cached(issuer: DevIssuer, clock: FrozenClock) -> None:
     guard, events = guard_with_events(issuer, clock)
     token = issuer.mint(aud=["https://other.example.com"])
