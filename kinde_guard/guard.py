@@ -8,13 +8,10 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-
-from cachetools import LRUCache
 
 from ._http import Fetcher
 from .bearer import parse_authorization
@@ -24,7 +21,7 @@ from .errors import AuthError, ConfigurationError, JWKSError
 from .jwks import KeySetState, RemoteKeySet, SigningKey
 from .resource import metadata_body, metadata_url
 from .responses import ErrorResponse, render_error
-from .verify import ParsedToken, Policy, parse_header, parse_payload, parse_token, verify_signature
+from .verify import ParsedToken, Policy, parse_payload, parse_token, verify_signature
 
 __all__ = ["EventHook", "KindeGuard"]
 
@@ -67,17 +64,22 @@ class KindeGuard:
         self._policy = Policy.from_config(config)
         self._algorithms = frozenset(config.algorithms)
         self._headers: dict[str, tuple[str, str]] = {}
-        self._cache: LRUCache[str, tuple[Claims, float, str]] | None = (
-            LRUCache(maxsize=config.token_cache_size) if config.token_cache_size else None
+        # The verified-token cache: token -> (claims, valid until, kid), least recently used first.
+        # An OrderedDict, whose every operation is one C call (atomic under the GIL), so the hot
+        # path takes no lock and runs no Python-level cache code; a race between threads costs at
+        # most a lost recency bump or one extra eviction, never a wrong verdict (entries are
+        # immutable and re-checked on every read).
+        self._cache: OrderedDict[str, tuple[Claims, float, str]] | None = (
+            OrderedDict() if config.token_cache_size else None
         )
         self._cache_size = config.token_cache_size
-        self._cache_lock = threading.Lock()
         # Admission "doorkeeper" (as in TinyLFU): once the cache is full, a token enters it only on
-        # its second verification. Traffic of one-shot tokens then costs no evictions and keeps
-        # no claims alive for the garbage collector; the hashes here are ints, invisible to it.
-        # An OrderedDict, not a dict: dropping a plain dict's oldest key (next(iter(d))) scans the
-        # holes earlier deletions left, ~2 µs per call once the window is full.
+        # its second verification within the last ``token_cache_size`` first sightings. Traffic of
+        # one-shot tokens then costs no evictions and keeps no claims alive for the garbage
+        # collector; the hashes here are ints, invisible to it. (An OrderedDict again: dropping a
+        # plain dict's oldest key, next(iter(d)), scans the holes earlier deletions left.)
         self._seen_once: OrderedDict[int, None] = OrderedDict()
+        self._max_token_bytes = config.max_token_bytes
         # Whether every call must run the authorization step even when it names no scopes.
         policy = self._policy
         self._always_authorize = bool(
@@ -210,27 +212,29 @@ class KindeGuard:
     # -- steps ---------------------------------------------------------------------------------
 
     def _miss(self, token: str) -> Claims:
-        parsed = None
+        kid = None
         try:
-            parsed = self._parse(token)
-            return self._finish(token, parsed, self.key_set.get_key(parsed.kid))
+            parsed = parse_token(token, self._max_token_bytes, self._headers, self._algorithms)
+            kid = parsed.kid
+            return self._finish(token, parsed, self.key_set.get_key(kid))
         except AuthError as exc:
             self._refused(exc, token)
             raise
         except JWKSError as exc:
-            self._emit("jwks_unavailable", kid=parsed.kid if parsed else None, error=exc.description)
+            self._emit("jwks_unavailable", kid=kid, error=exc.description)
             raise
 
     async def _miss_async(self, token: str) -> Claims:
-        parsed = None
+        kid = None
         try:
-            parsed = self._parse(token)
-            return self._finish(token, parsed, await self.key_set.get_key_async(parsed.kid))
+            parsed = parse_token(token, self._max_token_bytes, self._headers, self._algorithms)
+            kid = parsed.kid
+            return self._finish(token, parsed, await self.key_set.get_key_async(kid))
         except AuthError as exc:
             self._refused(exc, token)
             raise
         except JWKSError as exc:
-            self._emit("jwks_unavailable", kid=parsed.kid if parsed else None, error=exc.description)
+            self._emit("jwks_unavailable", kid=kid, error=exc.description)
             raise
 
     def _hit(self, authorization: object) -> tuple[str | None, Claims | None]:
@@ -252,55 +256,53 @@ class KindeGuard:
         return token, self._cached(token)
 
     def _cached(self, token: str) -> Claims | None:
-        if self._cache is None:
+        cache = self._cache
+        if cache is None:
             return None
-        with self._cache_lock:
-            entry = self._cache.get(token)
+        entry = cache.get(token)
         if entry is None:
             return None
         claims, valid_until, kid = entry
         # A cached verdict never outlives the token's exp, nor the key that signed it.
         if self._clock() < valid_until and self.key_set.has_kid(kid):
+            try:  # noqa: SIM105 - free when nothing is raised; contextlib.suppress costs two calls
+                cache.move_to_end(token)
+            except KeyError:  # evicted by another thread just now: the verdict still holds
+                pass
             return claims
-        with self._cache_lock:
-            self._cache.pop(token, None)
+        cache.pop(token, None)
         return None
-
-    def _admit(self, token: str, entry: tuple[Claims, float, str]) -> None:
-        cache = self._cache
-        assert cache is not None
-        key = hash(token)
-        with self._cache_lock:
-            if len(cache) < self._cache_size or self._seen_once.pop(key, 0) is None:
-                cache[token] = entry
-                return
-            seen = self._seen_once
-            seen[key] = None
-            if len(seen) > self._cache_size:
-                seen.popitem(last=False)  # forget the oldest first sighting
-
-    def _header(self, segment: str) -> tuple[str, str]:
-        found = self._headers.get(segment)
-        if found is None:
-            found = parse_header(segment, self._algorithms)
-        return found
-
-    def _parse(self, token: str) -> ParsedToken:
-        return parse_token(token, self.config.max_token_bytes, self._header)
 
     def _finish(self, token: str, parsed: ParsedToken, key: SigningKey) -> Claims:
         verify_signature(parsed, key)
         # The signature holds: from here on the header and claims are the issuer's own words.
-        header_segment = token[: token.index(".")]
-        if header_segment not in self._headers:
-            if len(self._headers) >= _HEADER_CACHE_SIZE:
-                self._headers.clear()
-            self._headers[header_segment] = (parsed.alg, parsed.kid)
+        headers = self._headers
+        if parsed.header_segment not in headers:
+            if len(headers) >= _HEADER_CACHE_SIZE:
+                headers.clear()
+            headers[parsed.header_segment] = (parsed.alg, parsed.kid)
         payload = parse_payload(parsed)
         valid_until = self._policy.check_claims(payload, self._clock())
         claims = Claims._adopt(payload)
-        if self._cache is not None:
-            self._admit(token, (claims, valid_until, parsed.kid))
+        cache = self._cache
+        if cache is not None:
+            # Admission: at once while there is room, else on the second sighting (doorkeeper).
+            size = self._cache_size
+            if len(cache) < size or self._seen_once.pop(hash(token), 0) is None:
+                cache[token] = (claims, valid_until, parsed.kid)
+                if len(cache) > size:
+                    try:  # noqa: SIM105
+                        cache.popitem(last=False)  # the least recently used
+                    except KeyError:  # emptied by other threads meanwhile
+                        pass
+            else:
+                seen = self._seen_once
+                seen[hash(token)] = None
+                if len(seen) > size:
+                    try:  # noqa: SIM105
+                        seen.popitem(last=False)  # forget the oldest first sighting
+                    except KeyError:
+                        pass
         if self._on_event is not None:
             self._emit("token_verified", kid=parsed.kid, m2m=claims.is_m2m)
         return claims

@@ -212,6 +212,9 @@ class RemoteKeySet:
 
     def get_key(self, kid: str) -> SigningKey:
         """The key for ``kid``, fetching the JWKS when needed (blocks the calling thread)."""
+        entry = self._keys.get(kid)
+        if entry is not None and self._clock() < self._fresh_until:
+            return entry  # _lookup's hot path, without its frame
         found = self._lookup(kid)
         if isinstance(found, SigningKey):
             return found

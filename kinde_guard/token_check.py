@@ -17,7 +17,7 @@ from .config import GuardConfig
 from .errors import AuthError, JWKSError
 from .guard import KindeGuard
 from .token_helper import TokenHelperError
-from .verify import Policy, parse_header, parse_payload, parse_token, verify_signature
+from .verify import Policy, parse_payload, parse_token, verify_signature
 
 __all__ = ["Check", "check_token", "decode_token", "human_duration", "render_decoded"]
 
@@ -108,7 +108,7 @@ def check_token(
     payload: dict[str, Any] | None = None
     try:
         algorithms = frozenset(config.algorithms)
-        parsed = parse_token(token, config.max_token_bytes, lambda seg: parse_header(seg, algorithms))
+        parsed = parse_token(token, config.max_token_bytes, {}, algorithms)
         verify_signature(parsed, guard.key_set.get_key(parsed.kid))
         payload = parse_payload(parsed)
         checks.append(Check("key and signature", "pass", f"{parsed.alg}, key {parsed.kid} from {config.jwks_uri}"))
