@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kinde_guard.devserver import DEFAULT_M2M_CLIENT_ID, DEFAULT_M2M_SECRET, KindeDevIssuer, load_or_create_key
 from kinde_guard.devserver.config import parse_config
+from kinde_guard.devserver.records import Grant
 from kinde_guard.errors import ConfigurationError
 from kinde_guard.pkce import make_verifier, s256_challenge
 from kinde_guard.testing import DEFAULT_AUDIENCE, DEFAULT_CLIENT_ID, FrozenClock, kid_for
@@ -249,6 +250,21 @@ def test_codes_expire(dev: KindeDevIssuer, clock: FrozenClock) -> None:
     callback, _ = sign_in(dev, auth_params())
     clock.advance(dev.config.code_lifetime + 1)
     assert redeem(dev, callback["code"])[1]["error"] == "invalid_grant"
+
+
+def test_codes_are_kept_in_a_bounded_store(rsa_keys: list[rsa.RSAPrivateKey], clock: FrozenClock) -> None:
+    class Small(KindeDevIssuer):
+        MAX_RECORDS = 3
+
+    issuer = Small(key=rsa_keys[0], clock=clock)
+    user = issuer.config.users[0]
+    grant = Grant(DEFAULT_CLIENT_ID, user, ("openid",), (DEFAULT_AUDIENCE,), None, None, int(clock()))
+    codes = [issuer.new_code(grant, CALLBACK, None) for _ in range(5)]
+    # The oldest two were dropped to keep three; the newest three are still good, once each.
+    assert [issuer.take_code(code) is not None for code in codes] == [False, False, True, True, True]
+    late = issuer.new_code(grant, CALLBACK, None)
+    clock.advance(issuer.config.code_lifetime + 1)
+    assert issuer.take_code(late) is None
 
 
 def test_the_redirect_uri_must_match_at_the_token_endpoint(dev: KindeDevIssuer) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jwt
+from cachetools import LRUCache, TTLCache
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .._issuer_http import Request, Response, json_response
@@ -36,6 +37,9 @@ SESSION_COOKIE = "kg_dev_session"
 class KindeDevIssuer(DevIssuer):
     """A local Kinde tenant for development and tests. Never for production."""
 
+    #: How many sign-ins in progress, codes, refresh tokens and sessions each store keeps at most.
+    MAX_RECORDS = 10_000
+
     def __init__(
         self,
         config: DevIssuerConfig | None = None,
@@ -48,10 +52,14 @@ class KindeDevIssuer(DevIssuer):
         audiences = list(self.config.apis)
         super().__init__(issuer=issuer, audience=audiences[:1] or [], key=key, clock=clock)
         self._store_lock = threading.Lock()
-        self._pending: dict[str, AuthRequest] = {}
-        self._codes: dict[str, CodeRecord] = {}
-        self._refresh_tokens: dict[str, Grant] = {}
-        self._sessions: dict[str, User] = {}
+        # Bounded stores (cachetools), so a long-running dev issuer cannot grow without limit:
+        # sign-ins in progress and codes also expire on the issuer's clock; refresh tokens and
+        # sessions, which have no lifetime here, keep the most recently used MAX_RECORDS.
+        limit = self.MAX_RECORDS
+        self._pending: TTLCache[str, AuthRequest] = TTLCache(limit, authorize.PENDING_LIFETIME, timer=clock)
+        self._codes: TTLCache[str, CodeRecord] = TTLCache(limit, self.config.code_lifetime, timer=clock)
+        self._refresh_tokens: LRUCache[str, Grant] = LRUCache(limit)
+        self._sessions: LRUCache[str, User] = LRUCache(limit)
         #: Number of codes issued, token requests answered: handy in tests.
         self.codes_issued = 0
 
