@@ -194,7 +194,7 @@ class KindeGuardMiddleware:
             # A token verified before is a cache hit: answered without a coroutine or an await.
             token, claims = guard._hit(header)
             if claims is None:
-                claims = await self._authenticate(header)
+                claims = await self._authenticate(header, token)
             elif guard._always_authorize:
                 guard._authorize(claims, None, None, "all", token)
         except (AuthError, JWKSError) as exc:
@@ -208,9 +208,9 @@ class KindeGuardMiddleware:
         path, query = self._metadata
         return scope["path"] == path and (not query or scope.get("query_string", b"") == query)
 
-    async def _authenticate(self, header: bytes | None) -> Claims | None:
+    async def _authenticate(self, header: bytes | None, token: str | None) -> Claims | None:
         try:
-            return await self.guard.authenticate_async(header)
+            return await self.guard._authenticate_missed(header, token)
         except MissingTokenError:
             # No bearer credentials at all (none, or another scheme): anonymous when allowed.
             if self.required:

@@ -166,13 +166,26 @@ class KindeGuard:
         # authenticate, with the miss awaited: a cache hit needs no await.
         token, claims = self._hit(authorization)
         if claims is None:
-            checked = parse_authorization(authorization)
-            claims = None if checked == token else self._cached(checked)
-            if claims is None:
-                claims = await self._miss_async(checked)
-            token = checked
+            return await self._authenticate_missed(authorization, token, scopes, permissions, match)
         if scopes or permissions or self._always_authorize:
             self._authorize(claims, scopes, permissions, match, token)
+        return claims
+
+    async def _authenticate_missed(
+        self,
+        authorization: str | bytes | None,
+        token: str | None,
+        scopes: Iterable[str] | None = None,
+        permissions: Iterable[str] | None = None,
+        match: Match = "all",
+    ) -> Claims:
+        """:meth:`authenticate_async` after ``_hit(authorization)`` gave ``(token, None)``."""
+        checked = parse_authorization(authorization)
+        claims = None if checked == token else self._cached(checked)
+        if claims is None:
+            claims = await self._miss_async(checked)
+        if scopes or permissions or self._always_authorize:
+            self._authorize(claims, scopes, permissions, match, checked)
         return claims
 
     def authorize(

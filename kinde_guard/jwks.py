@@ -227,6 +227,9 @@ class RemoteKeySet:
 
     async def get_key_async(self, kid: str) -> SigningKey:
         """The key for ``kid``; a needed fetch runs in a worker thread, never on the event loop."""
+        entry = self._keys.get(kid)
+        if entry is not None and self._clock() < self._fresh_until:
+            return entry  # as in get_key
         found = self._lookup(kid)
         if isinstance(found, SigningKey):
             return found
