@@ -52,7 +52,7 @@ def tasks(issuer: DevIssuer, tokens: list[str]) -> int:
 
 def http(issuer: DevIssuer, tokens: list[str]) -> int:
     port = free_port()
-    proc = start("starlette", True, issuer.url, port)
+    proc = start("starlette", "1", issuer.url, port)
     try:
         fetches_before = issuer.jwks_fetches
 
