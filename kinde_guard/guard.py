@@ -148,7 +148,9 @@ class KindeGuard:
         if claims is None:
             checked = parse_authorization(authorization)
             # A plain "Bearer <token>" already missed the cache in _hit: no second lookup.
-            claims = self._miss(checked) if checked == token else (self._cached(checked) or self._miss(checked))
+            claims = None if checked == token else self._cached(checked)
+            if claims is None:
+                claims = self._miss(checked)
             token = checked
         if scopes or permissions or self._always_authorize:
             self._authorize(claims, scopes, permissions, match, token)
