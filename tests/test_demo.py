@@ -18,8 +18,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
+from kinde_guard.cli.pkce import make_verifier, s256_challenge
 from kinde_guard.demo import DOCS_CLIENT_ID
-from kinde_guard.pkce import make_verifier, s256_challenge
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL_TOKEN = re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")

@@ -22,11 +22,11 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from kinde_guard.cli.pkce import make_verifier, s256_challenge
 from kinde_guard.devserver import DEFAULT_M2M_CLIENT_ID, DEFAULT_M2M_SECRET, KindeDevIssuer, load_or_create_key
 from kinde_guard.devserver.config import parse_config
 from kinde_guard.devserver.records import Grant
 from kinde_guard.errors import ConfigurationError
-from kinde_guard.pkce import make_verifier, s256_challenge
 from kinde_guard.testing import DEFAULT_AUDIENCE, DEFAULT_CLIENT_ID, FrozenClock, kid_for
 
 CALLBACK = "http://127.0.0.1:53180/callback"

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from kinde_guard.pkce import make_nonce, make_state, make_verifier, s256_challenge, valid_verifier, verify_s256
+from kinde_guard.cli.pkce import make_nonce, make_state, make_verifier, s256_challenge, valid_verifier, verify_s256
 
 RFC7636_VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 RFC7636_CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from .._issuer_http import Request, Response
-from ..pkce import MIN_STATE_LENGTH
+from ..cli.pkce import MIN_STATE_LENGTH
 from .config import User, user_for_email
 from .pages import error_page, html_response, sign_in_page
 from .records import AuthRequest, Grant

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from .._issuer_http import Request, Response, json_response
-from ..pkce import verify_s256
+from ..cli.pkce import verify_s256
 from .config import Client
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .config import is_loopback_host
-from .errors import KindeGuardError
+from ..config import is_loopback_host
+from ..errors import KindeGuardError
 
 __all__ = ["CallbackListener", "TokenHelperError"]
 

@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._cli_examples import EXAMPLES
-from .config import GuardConfig
-from .errors import KindeGuardError
+from ..config import GuardConfig
+from ..errors import KindeGuardError
+from .check import check_token, decode_token, human_duration, render_decoded
+from .examples import EXAMPLES
 from .token_cache import TokenCache, cache_key
-from .token_check import check_token, decode_token, human_duration, render_decoded
 from .token_helper import (
     DEFAULT_REDIRECT_URI,
     DEFAULT_SCOPE,
@@ -183,7 +183,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_dev_issuer(args: argparse.Namespace) -> int:
-    from .devserver import default_config_document, run
+    from ..devserver import default_config_document, run
 
     if args.print_config:
         print(json.dumps(default_config_document(), indent=2))

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 from urllib.parse import urlencode, urlsplit
 
-from ._http import FetchError, fetch_url
-from ._loopback import CallbackListener, TokenHelperError
-from .config import is_loopback_host
+from .._http import FetchError, fetch_url
+from ..config import is_loopback_host
+from .loopback import CallbackListener, TokenHelperError
 from .pkce import make_nonce, make_state, make_verifier, s256_challenge
 
 __all__ = ["AuthFlow", "Endpoints", "TokenHelperError", "discover", "normalize_domain", "post_token"]

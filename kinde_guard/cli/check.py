@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .claims import Claims
-from .config import GuardConfig
-from .errors import AuthError, JWKSError
-from .guard import KindeGuard
+from ..claims import Claims
+from ..config import GuardConfig
+from ..errors import AuthError, JWKSError
+from ..guard import KindeGuard
+from ..verify import Policy, parse_payload, parse_token, verify_signature
 from .token_helper import TokenHelperError
-from .verify import Policy, parse_payload, parse_token, verify_signature
 
 __all__ = ["Check", "check_token", "decode_token", "human_duration", "render_decoded"]
 
