@@ -2,7 +2,7 @@
 
 Installed with kinde-guard (a ``pytest11`` entry point): there is nothing to import or register.
 
-- ``kinde_issuer``: a :class:`~kinde_guard.testing.DevIssuer` served on 127.0.0.1, one per test
+- ``kinde_issuer``: a :class:`~kinde_guard.testing.TestIssuer` served on 127.0.0.1, one per test
   session, with its fault switches (``jwks_status``, ``jwks_hang``, ``jwks_body``, ``jwks_headers``),
   its fetch counter and its signing key reset before every test.
 - ``kinde_token``: a factory of access tokens signed by that issuer::
@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .testing import DEFAULT_AUDIENCE, DevIssuer
+from .testing import DEFAULT_AUDIENCE, TestIssuer
 
 __all__ = ["TokenFactory", "kinde_env", "kinde_issuer", "kinde_token"]
 
@@ -52,7 +52,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 class TokenFactory:
     """``kinde_token(...)``: Kinde-shaped access tokens from :attr:`issuer`."""
 
-    def __init__(self, issuer: DevIssuer) -> None:
+    def __init__(self, issuer: TestIssuer) -> None:
         self.issuer = issuer
 
     def __call__(
@@ -84,7 +84,7 @@ class TokenFactory:
 
 @dataclass(frozen=True)
 class _Served:
-    issuer: DevIssuer
+    issuer: TestIssuer
     key: rsa.RSAPrivateKey
     audience: tuple[str, ...]
 
@@ -92,13 +92,13 @@ class _Served:
 @pytest.fixture(scope="session")
 def _kinde_served_issuer(pytestconfig: pytest.Config) -> Iterator[_Served]:
     audience = str(pytestconfig.getini("kinde_audience")).split() or [DEFAULT_AUDIENCE]
-    with DevIssuer(audience=audience).serve() as issuer:
+    with TestIssuer(audience=audience).serve() as issuer:
         yield _Served(issuer, issuer.private_key, tuple(audience))
 
 
 @pytest.fixture
-def kinde_issuer(_kinde_served_issuer: _Served) -> DevIssuer:
-    """The session's served dev issuer, its switches and key as they were at the start."""
+def kinde_issuer(_kinde_served_issuer: _Served) -> TestIssuer:
+    """The session's served test issuer, its switches and key as they were at the start."""
     served = _kinde_served_issuer
     issuer = served.issuer
     if issuer.private_key is not served.key or len(issuer.jwks()["keys"]) != 1:
@@ -110,13 +110,13 @@ def kinde_issuer(_kinde_served_issuer: _Served) -> DevIssuer:
 
 
 @pytest.fixture
-def kinde_token(kinde_issuer: DevIssuer) -> TokenFactory:
+def kinde_token(kinde_issuer: TestIssuer) -> TokenFactory:
     """A factory: ``kinde_token(scopes=[...], permissions=[...], expired=True, audience=..., m2m=True)``."""
     return TokenFactory(kinde_issuer)
 
 
 @pytest.fixture
-def kinde_env(kinde_issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def kinde_env(kinde_issuer: TestIssuer, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """``KINDE_DOMAIN``/``KINDE_AUDIENCE`` for the issuer during the test; other ``KINDE_*`` unset."""
     for name in [n for n in os.environ if n.startswith("KINDE_")]:
         monkeypatch.delenv(name)

@@ -11,7 +11,7 @@ import pytest
 
 from kinde_guard import ExpiredTokenError, InsufficientScopeError, InvalidAudienceError
 from kinde_guard.pytest_plugin import TokenFactory
-from kinde_guard.testing import OMIT, DevIssuer
+from kinde_guard.testing import OMIT, TestIssuer
 
 pytest_plugins = ["pytester"]
 
@@ -22,7 +22,7 @@ def test_the_plugin_is_registered_through_the_pytest11_entry_point(pytestconfig:
     assert pytestconfig.pluginmanager.has_plugin("kinde_guard")
 
 
-def test_kinde_issuer_is_served_on_loopback_with_kindes_endpoints(kinde_issuer: DevIssuer) -> None:
+def test_kinde_issuer_is_served_on_loopback_with_kindes_endpoints(kinde_issuer: TestIssuer) -> None:
     assert kinde_issuer.url.startswith("http://127.0.0.1:")
     discovery = httpx.get(f"{kinde_issuer.url}/.well-known/openid-configuration").json()
     assert discovery["issuer"] == kinde_issuer.url
@@ -30,7 +30,7 @@ def test_kinde_issuer_is_served_on_loopback_with_kindes_endpoints(kinde_issuer: 
 
 
 def test_a_default_token_is_a_kinde_user_token_the_guard_accepts(
-    kinde_issuer: DevIssuer, kinde_token: TokenFactory
+    kinde_issuer: TestIssuer, kinde_token: TokenFactory
 ) -> None:
     claims = kinde_issuer.guard().verify(kinde_token())
     assert claims.sub is not None and claims.sub.startswith("kp_") and not claims.is_m2m
@@ -38,7 +38,7 @@ def test_a_default_token_is_a_kinde_user_token_the_guard_accepts(
     assert set(claims.scopes) == {"openid", "email", "offline"}
 
 
-def test_scopes_and_permissions_reach_the_claims(kinde_issuer: DevIssuer, kinde_token: TokenFactory) -> None:
+def test_scopes_and_permissions_reach_the_claims(kinde_issuer: TestIssuer, kinde_token: TokenFactory) -> None:
     token = kinde_token(scopes=["read:orders"], permissions=["delete:orders"])
     claims = kinde_issuer.guard().verify(token, scopes=["read:orders"], permissions=["delete:orders"])
     assert claims.org_code is not None and set(claims.permissions) == {"delete:orders"}
@@ -46,19 +46,19 @@ def test_scopes_and_permissions_reach_the_claims(kinde_issuer: DevIssuer, kinde_
         kinde_issuer.guard().verify(token, scopes=["write:orders"])
 
 
-def test_m2m_tokens_have_gty_and_scope_and_no_sub(kinde_issuer: DevIssuer, kinde_token: TokenFactory) -> None:
+def test_m2m_tokens_have_gty_and_scope_and_no_sub(kinde_issuer: TestIssuer, kinde_token: TokenFactory) -> None:
     claims = kinde_issuer.guard().verify(kinde_token(m2m=True, scopes=["write:orders"]), scopes=["write:orders"])
     assert claims.is_m2m and claims.sub is None
     assert claims.raw["gty"] == ["client_credentials"] and claims.raw["scope"] == "write:orders"
 
 
-def test_expired_tokens_are_refused_as_expired(kinde_issuer: DevIssuer, kinde_token: TokenFactory) -> None:
+def test_expired_tokens_are_refused_as_expired(kinde_issuer: TestIssuer, kinde_token: TokenFactory) -> None:
     for token in (kinde_token(expired=True), kinde_token(m2m=True, expired=True)):
         with pytest.raises(ExpiredTokenError):
             kinde_issuer.guard().verify(token)
 
 
-def test_audience_and_claim_overrides(kinde_issuer: DevIssuer, kinde_token: TokenFactory) -> None:
+def test_audience_and_claim_overrides(kinde_issuer: TestIssuer, kinde_token: TokenFactory) -> None:
     with pytest.raises(InvalidAudienceError):
         kinde_issuer.guard().verify(kinde_token(audience="https://other.example"))
     both = kinde_token(audience=["https://other.example", "https://api.example.com"], org_code="org_x", jti=OMIT)
@@ -66,7 +66,7 @@ def test_audience_and_claim_overrides(kinde_issuer: DevIssuer, kinde_token: Toke
     assert claims.org_code == "org_x" and "jti" not in claims.raw
 
 
-def test_kinde_env_points_the_environment_at_the_issuer(kinde_issuer: DevIssuer, kinde_env: dict[str, str]) -> None:
+def test_kinde_env_points_the_environment_at_the_issuer(kinde_issuer: TestIssuer, kinde_env: dict[str, str]) -> None:
     assert kinde_env == {"KINDE_DOMAIN": kinde_issuer.url, "KINDE_AUDIENCE": "https://api.example.com"}
     assert os.environ["KINDE_DOMAIN"] == kinde_issuer.url
     assert not [n for n in os.environ if n.startswith("KINDE_") and n not in kinde_env]
@@ -103,6 +103,22 @@ def test_in_a_users_session_one_issuer_serves_every_test_with_a_fresh_state(pyte
     )
     result = pytester.runpytest("-W", "error")
     result.assert_outcomes(passed=2)
+
+
+def test_importing_the_test_issuer_into_a_test_module_collects_no_test_class(pytester: pytest.Pytester) -> None:
+    # Its name starts with "Test": without __test__ = False pytest would try to collect it and warn
+    # (an error under -W error) that it cannot, for its __init__.
+    pytester.makepyfile(
+        """
+        from kinde_guard.testing import DevIssuer, TestIssuer
+
+        def test_mint(kinde_issuer):
+            assert isinstance(kinde_issuer, TestIssuer) and DevIssuer is TestIssuer
+        """
+    )
+    result = pytester.runpytest("-W", "error")
+    result.assert_outcomes(passed=1)
+    assert "TestIssuer" not in result.stdout.str()
 
 
 def test_kinde_audience_in_the_users_configuration(pytester: pytest.Pytester) -> None:

@@ -1,41 +1,29 @@
-"""A Kinde-shaped issuer for tests: RSA keys, token minting and a real local HTTP server.
+"""TestIssuer: a Kinde-shaped token issuer for tests, served on 127.0.0.1 when asked.
 
-For kinde_guard's own tests and for yours::
-
-    from kinde_guard.testing import DevIssuer
-
-    with DevIssuer(audience="https://api.example.com").serve() as issuer:
-        guard = issuer.guard()                      # a KindeGuard trusting this issuer
-        token = issuer.mint(scp=["read:orders"])    # a Kinde-shaped user access token
-        guard.verify(token, scopes=["read:orders"])
-
-Any claim or header can be overridden, or removed with :data:`OMIT`::
-
-    issuer.mint(exp=OMIT, aud=[], headers={"kid": "nope"})
+It mints tokens on demand (no sign-in) and serves discovery and the JWKS, with switches to make
+the JWKS fail. The interactive authorization server of ``kinde-guard dev-issuer``
+(:mod:`kinde_guard.devserver`) is built on it.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import secrets
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Self
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from ._http import HTTPResponse
-from ._issuer_http import IssuerHTTPServer, Request, Response, json_response
-from .config import GuardConfig
-from .guard import KindeGuard
+from .._http import HTTPResponse
+from .._issuer_http import IssuerHTTPServer, Request, Response, json_response
+from ..config import GuardConfig
+from ..guard import KindeGuard
+from ._jws import b64url, generate_rsa_key, kid_for, sign_jws
 
-__all__ = ["OMIT", "DevIssuer", "FrozenClock", "b64url", "generate_rsa_key", "kid_for", "sign_jws"]
+__all__ = ["DEFAULT_AUDIENCE", "DEFAULT_CLIENT_ID", "OMIT", "DevIssuer", "TestIssuer"]
 
 UNSERVED_ISSUER = "https://dev-issuer.kinde-guard.invalid"
 DEFAULT_AUDIENCE = "https://api.example.com"
@@ -52,55 +40,6 @@ class _Omit:
 OMIT: Any = _Omit()
 
 
-class FrozenClock:
-    """A clock for tests that moves only when told to: ``clock.advance(61)``.
-
-    Pass it as ``clock=`` to :class:`DevIssuer` and :class:`~kinde_guard.KindeGuard`.
-    """
-
-    def __init__(self, start: float | None = None) -> None:
-        self.now = float(int(time.time())) if start is None else float(start)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def generate_rsa_key(bits: int = 2048) -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
-
-
-def kid_for(key: rsa.RSAPrivateKey | rsa.RSAPublicKey) -> str:
-    """A Kinde-shaped kid (colon-separated hex, like ``4c:fa:9e:...``) derived from the modulus."""
-    public = key.public_key() if isinstance(key, rsa.RSAPrivateKey) else key
-    n = public.public_numbers().n.to_bytes((public.key_size + 7) // 8, "big")
-    return ":".join(f"{b:02x}" for b in hashlib.sha256(n).digest()[:16])
-
-
-def sign_jws(header: Mapping[str, Any], payload: Mapping[str, Any] | bytes, key: rsa.RSAPrivateKey) -> str:
-    """Sign a compact JWS with an RSA key, using the header's ``alg`` (RS*/PS*; RS256 if absent)."""
-    alg = header.get("alg") if isinstance(header.get("alg"), str) else "RS256"
-    assert isinstance(alg, str)
-    body = payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")).encode()
-    signing_input = f"{b64url(json.dumps(header, separators=(',', ':')).encode())}.{b64url(body)}"
-    digest: hashes.HashAlgorithm = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}.get(
-        alg[2:], hashes.SHA256()
-    )
-    pad: padding.AsymmetricPadding = (
-        padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size)
-        if alg.startswith("PS")
-        else padding.PKCS1v15()
-    )
-    signature = key.sign(signing_input.encode("ascii"), pad, digest)
-    return f"{signing_input}.{b64url(signature)}"
-
-
 def _apply(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in overrides.items():
         if value is OMIT:
@@ -110,8 +49,9 @@ def _apply(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]
     return base
 
 
-class DevIssuer:
-    """A local stand-in for a Kinde tenant. Not for production: keys live in memory.
+class TestIssuer:
+    """A local stand-in for a Kinde tenant's token signing, for tests. Not for production: keys
+    live in memory. Also importable as ``DevIssuer``, its first name.
 
     ``serve()`` starts a real HTTP server on 127.0.0.1 (a free port unless ``port`` is given)
     serving discovery and the JWKS; switch it to fail with :attr:`jwks_status`, :attr:`jwks_hang`
@@ -317,7 +257,7 @@ class DevIssuer:
         headers = {k.lower(): v for k, v in response.headers.items()}
         return HTTPResponse(status=response.status, body=response.body, headers=headers)
 
-    def serve(self, port: int = 0) -> DevIssuer:
+    def serve(self, port: int = 0) -> Self:
         """Start the HTTP server on 127.0.0.1 (``port`` 0 = a free one). Use as a context manager."""
         if self._server is None:
             self._server = IssuerHTTPServer(self.handle, port=port)
@@ -328,7 +268,7 @@ class DevIssuer:
             self._server.stop()
             self._server = None
 
-    def __enter__(self) -> DevIssuer:
+    def __enter__(self) -> Self:
         return self.serve()
 
     def __exit__(self, *exc: object) -> None:
@@ -345,3 +285,7 @@ class DevIssuer:
         """A KindeGuard for this issuer: over HTTP when served, else through :meth:`fetch`."""
         fetch = None if self._server is not None else self.fetch
         return KindeGuard(self.guard_config(**options), clock=clock or self.clock, fetch=fetch)
+
+
+#: The first name of :class:`TestIssuer`, kept: users' tests and the README's examples import it.
+DevIssuer = TestIssuer
