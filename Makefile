@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint demo bench fuzz soak venv clean
+.PHONY: test test-all lint demo bench fuzz soak venv clean
 
 venv: $(STAMP)
 
@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check kinde_guard tests examples benchmarks
-	$(VENV)/bin/ruff format --check kinde_guard tests examples benchmarks
+	$(VENV)/bin/ruff check kinde_guard tests examples benchmarks noxfile.py
+	$(VENV)/bin/ruff format --check kinde_guard tests examples benchmarks noxfile.py
 	$(VENV)/bin/mypy --strict kinde_guard
 
 # ONCE=1: walk through the API and exit instead of serving until Ctrl-C.
@@ -25,6 +25,18 @@ demo: $(STAMP)
 
 test: lint
 	$(PY) -m pytest -q
+
+# The matrix: `make test` (lint, and the suite on the .venv's Python, 3.11), then the suite on
+# 3.12 and 3.13 in nox sessions (noxfile.py). The interpreters are pyenv's when pyenv is there
+# (`pyenv prefix 3.12` finds the installed 3.12.x), else python3.12/python3.13 from PATH; nox
+# fails, never skips, when one is missing.
+MATRIX := 3.12 3.13
+PYENV = $(or $(shell command -v pyenv 2>/dev/null),$(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/bin/pyenv))
+MATRIX_PATH = $(if $(PYENV),$(shell for v in $(MATRIX); do p=$$($(PYENV) prefix $$v 2>/dev/null) && printf '%s/bin:' "$$p"; done))
+
+test-all: test
+	PATH="$(MATRIX_PATH)$$PATH" $(PY) -m nox --error-on-missing-interpreters --download-python never \
+		-s $(foreach v,$(MATRIX),tests-$(v))
 
 # The benchmarks of the README's Performance section (not part of `make test`; a smoke run is).
 # wrk comes from Debian's package and is installed when missing.
@@ -44,4 +56,4 @@ soak: $(STAMP)
 	$(PY) benchmarks/soak.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .nox .pytest_cache .mypy_cache .ruff_cache
