@@ -4,6 +4,8 @@ The guard (``guard.py``) drives these pieces: :func:`parse_token` (size, shape, 
 then a key from the JWKS by ``kid``, then :func:`verify_signature`, and only then
 :func:`parse_payload` and :meth:`Policy.check_claims` — no claim is read before the signature
 is verified (RFC 8725 §3.1). :meth:`Policy.authorize` checks scopes and permissions per call.
+:meth:`Policy.explain` runs the same checks on a verified claim set and reports each one
+(:class:`CheckResult`) instead of stopping at the first refusal, for tools that explain a verdict.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from .claims import Claims, Match
 from .config import RSA_ALGORITHMS, GuardConfig
 from .errors import (
+    AuthError,
     ExpiredTokenError,
     InsufficientScopeError,
     InvalidAudienceError,
@@ -32,7 +35,7 @@ from .errors import (
 )
 from .jwks import SigningKey
 
-__all__ = ["ParsedToken", "Policy", "parse_payload", "parse_token", "verify_signature"]
+__all__ = ["CheckResult", "ParsedToken", "Policy", "parse_payload", "parse_token", "verify_signature"]
 
 
 def _scheme(alg: str) -> tuple[padding.AsymmetricPadding, hashes.HashAlgorithm]:
@@ -183,6 +186,21 @@ def _numeric_date(payload: Mapping[str, Any], name: str) -> float | None:
     raise InvalidClaimError(f'The "{name}" claim is not a NumericDate (a number of seconds).')
 
 
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One check of :meth:`Policy.explain`.
+
+    ``name`` is the claim checked (``"iss"``, ``"aud"``, ``"exp"``, ``"nbf"``, ``"iat"``, ``"azp"``,
+    ``"org_code"``) or the authorization step (``"token_type"``, ``"scopes"``, ``"permissions"``);
+    ``ok`` tells whether it passed; ``reason`` is the refusal's description (the same sentence
+    the guard's 401 or 403 carries) when it failed, ``""`` when it passed.
+    """
+
+    name: str
+    ok: bool
+    reason: str
+
+
 @dataclass(frozen=True)
 class Policy:
     """The checks of one GuardConfig, compiled once (sets, not lists; no per-request parsing)."""
@@ -331,10 +349,7 @@ class Policy:
     ) -> None:
         """Token type, then scopes, then permissions; raise InsufficientScopeError on a miss."""
         if not (self.allow_m2m and self.allow_user_tokens):
-            if claims.is_m2m and not self.allow_m2m:
-                raise InsufficientScopeError("This API does not accept machine-to-machine tokens.")
-            if not claims.is_m2m and not self.allow_user_tokens:
-                raise InsufficientScopeError("This API accepts only machine-to-machine tokens.")
+            self._check_token_type(claims)
         if self.required_scopes:
             _require(claims.scopes, self.required_scopes, "all", "scope")
         if self.required_permissions:
@@ -344,16 +359,72 @@ class Policy:
         if permissions:
             _require(claims.permissions, permissions, match, "permission")
 
-    @staticmethod
-    def _check_scopes(claims: Claims, wanted: tuple[str, ...], match: Match) -> None:
-        """One step of :meth:`authorize`, for callers reporting check by check (``kinde-guard check``)."""
-        if wanted:
-            _require(claims.scopes, wanted, match, "scope")
+    def _check_token_type(self, claims: Claims) -> None:
+        if claims.is_m2m and not self.allow_m2m:
+            raise InsufficientScopeError("This API does not accept machine-to-machine tokens.")
+        if not claims.is_m2m and not self.allow_user_tokens:
+            raise InsufficientScopeError("This API accepts only machine-to-machine tokens.")
 
-    @staticmethod
-    def _check_permissions(claims: Claims, wanted: tuple[str, ...], match: Match) -> None:
-        if wanted:
-            _require(claims.permissions, wanted, match, "permission")
+    # -- explaining, check by check --------------------------------------------------------------
+
+    def explain(
+        self,
+        payload: Mapping[str, Any],
+        now: float,
+        *,
+        scopes: Iterable[str] = (),
+        permissions: Iterable[str] = (),
+        match: Match = "all",
+    ) -> list[CheckResult]:
+        """Every check of :meth:`check_claims` and :meth:`authorize` on a verified claim set, each
+        one run and reported even after a failure, in the order the guard runs them.
+
+        The token passes exactly when every result is ``ok``; the first failing result's reason is
+        the refusal the guard would answer. Call it only on a payload whose signature is verified
+        (:func:`parse_payload` after :func:`verify_signature`).
+
+        >>> policy = Policy.from_config(GuardConfig(domain="https://acme.kinde.com", audience="https://api"))
+        >>> payload = {"iss": "https://acme.kinde.com", "aud": ["https://api"], "exp": 2000, "scp": []}
+        >>> [r.name for r in policy.explain(payload, now=1000, scopes=["read:orders"]) if not r.ok]
+        ['scopes']
+        """
+        claims = Claims.from_payload(payload)
+        scopes, permissions = tuple(scopes), tuple(permissions)
+
+        def scope_check() -> None:
+            # authorize's two scope steps: the policy's own requirement (all of), then the call's.
+            if self.required_scopes:
+                _require(claims.scopes, self.required_scopes, "all", "scope")
+            if scopes:
+                _require(claims.scopes, scopes, match, "scope")
+
+        def permission_check() -> None:
+            if self.required_permissions:
+                _require(claims.permissions, self.required_permissions, "all", "permission")
+            if permissions:
+                _require(claims.permissions, permissions, match, "permission")
+
+        steps: tuple[tuple[str, Callable[[], object]], ...] = (
+            ("iss", lambda: self._check_iss(payload)),
+            ("aud", lambda: self._check_aud(payload)),
+            ("exp", lambda: self._check_exp(payload, now)),
+            ("nbf", lambda: self._check_nbf(payload, now)),
+            ("iat", lambda: self._check_iat(payload, now)),
+            ("azp", lambda: self._check_azp(payload)),
+            ("org_code", lambda: self._check_org_code(payload)),
+            ("token_type", lambda: self._check_token_type(claims)),
+            ("scopes", scope_check),
+            ("permissions", permission_check),
+        )
+        results = []
+        for name, step in steps:
+            try:
+                step()
+            except AuthError as exc:
+                results.append(CheckResult(name, False, exc.description))
+            else:
+                results.append(CheckResult(name, True, ""))
+        return results
 
 
 def _require(granted: frozenset[str], wanted: Iterable[str], match: Match, kind: str) -> None:

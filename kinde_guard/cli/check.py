@@ -7,7 +7,7 @@ import base64
 import binascii
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +16,7 @@ from ..claims import Claims
 from ..config import GuardConfig
 from ..errors import AuthError, JWKSError
 from ..guard import KindeGuard
-from ..verify import Policy, parse_payload, parse_token, verify_signature
+from ..verify import CheckResult, Policy, parse_payload, parse_token, verify_signature
 from .token_helper import TokenHelperError
 
 __all__ = ["Check", "check_token", "decode_token", "human_duration", "render_decoded"]
@@ -116,12 +116,13 @@ def check_token(
         checks.append(Check("key and signature", "fail", exc.description))
     except JWKSError as exc:
         checks.append(Check("key and signature", "fail", f"no signing key from {config.jwks_uri}: {exc.description}"))
-    names = ("issuer", "audience", "lifetime", "scopes", "permissions")
     if payload is None:
         skipped = "skipped: the signature is not verified, so no claim can be trusted."
-        checks.extend(Check(name, "skip", skipped) for name in names)
+        checks.extend(Check(row, "skip", skipped) for row in ALWAYS_SHOWN)
     else:
-        checks.extend(_claim_checks(Policy.from_config(config), payload, now, scopes, permissions))
+        policy = Policy.from_config(config)
+        results = policy.explain(payload, now, scopes=scopes, permissions=permissions)
+        checks.extend(_rows(policy, payload, now, results, scopes, permissions))
     try:
         guard.verify(token, scopes=scopes, permissions=permissions)
         verdict = True
@@ -132,61 +133,71 @@ def check_token(
     return verdict and all(c.status == "pass" for c in checks), checks
 
 
-def _run(name: str, step: Callable[[], str], hint: Callable[[], str]) -> Check:
-    try:
-        return Check(name, "pass", step())
-    except AuthError as exc:
-        return Check(name, "fail", f"{exc.description} {hint()}".strip())
+#: The table's row for each of Policy.explain's checks: exp, nbf and iat make one "lifetime" row.
+ROWS = {
+    "iss": "issuer",
+    "aud": "audience",
+    "exp": "lifetime",
+    "nbf": "lifetime",
+    "iat": "lifetime",
+    "azp": "client",
+    "org_code": "organization",
+    "token_type": "token type",
+    "scopes": "scopes",
+    "permissions": "permissions",
+}
+#: Rows shown whatever happens; the others (options this command does not set) only when they fail.
+ALWAYS_SHOWN = ("issuer", "audience", "lifetime", "scopes", "permissions")
 
 
-def _claim_checks(
-    policy: Policy, payload: dict[str, Any], now: float, scopes: Sequence[str], permissions: Sequence[str]
+def _rows(
+    policy: Policy,
+    payload: dict[str, Any],
+    now: float,
+    results: list[CheckResult],
+    scopes: Sequence[str],
+    permissions: Sequence[str],
 ) -> list[Check]:
+    """One table row per group of :meth:`Policy.explain` results, with what the token says."""
     claims = Claims.from_payload(payload)
-    accepted = sorted(policy.issuers)
+    failures: dict[str, str] = {}
+    for result in results:
+        if not result.ok:
+            failures.setdefault(ROWS.get(result.name, result.name), result.reason)
     wanted_scopes = (*policy.required_scopes, *scopes)
     wanted_permissions = (*policy.required_permissions, *permissions)
+    granted_scopes = " ".join(sorted(claims.scopes)) or "none"
+    granted_permissions = " ".join(sorted(claims.permissions)) or "none"
+    raw_exp = payload.get("exp")
+    exp = float(raw_exp) if isinstance(raw_exp, (int, float)) and not isinstance(raw_exp, bool) else None
 
-    def issuer() -> str:
-        policy._check_iss(payload)
-        return f"{payload['iss']}"
+    def has(wanted: Sequence[str], granted: str) -> str:
+        return f"has {' '.join(wanted)}" if wanted else f"none required (token has: {granted})"
 
-    def audience() -> str:
-        policy._check_aud(payload)
-        return f"aud {json.dumps(payload.get('aud'))} names this API"
-
-    def lifetime() -> str:
-        policy._check_exp(payload, now)
-        policy._check_nbf(payload, now)
-        policy._check_iat(payload, now)
-        return f"expires in {human_duration(float(payload['exp']) - now)}"
-
-    def lifetime_hint() -> str:
-        exp = payload.get("exp")
-        return f"(expired {_relative(exp, now)})" if isinstance(exp, (int, float)) and exp < now else ""
-
-    def scope_check() -> str:
-        Policy._check_scopes(claims, tuple(wanted_scopes), "all")
-        granted = " ".join(sorted(claims.scopes)) or "none"
-        return f"has {' '.join(wanted_scopes)}" if wanted_scopes else f"none required (token has: {granted})"
-
-    def permission_check() -> str:
-        Policy._check_permissions(claims, tuple(wanted_permissions), "all")
-        granted = " ".join(sorted(claims.permissions)) or "none"
-        return f"has {' '.join(wanted_permissions)}" if wanted_permissions else f"none required (token has: {granted})"
-
-    return [
-        _run(
-            "issuer", issuer, lambda: f"Token iss: {json.dumps(payload.get('iss'))}; accepted: {json.dumps(accepted)}."
+    passed = {
+        "issuer": lambda: f"{payload.get('iss')}",
+        "audience": lambda: f"aud {json.dumps(payload.get('aud'))} names this API",
+        "lifetime": lambda: f"expires in {human_duration(exp - now)}" if exp is not None else "no expiry",
+        "scopes": lambda: has(wanted_scopes, granted_scopes),
+        "permissions": lambda: has(wanted_permissions, granted_permissions),
+    }
+    hints = {
+        "issuer": lambda: (
+            f"Token iss: {json.dumps(payload.get('iss'))}; accepted: {json.dumps(sorted(policy.issuers))}."
         ),
-        _run(
-            "audience",
-            audience,
-            lambda: (
-                f"Token aud: {json.dumps(payload.get('aud'))}; expected one of: {json.dumps(sorted(policy.audiences))}."
-            ),
+        "audience": lambda: (
+            f"Token aud: {json.dumps(payload.get('aud'))}; expected one of: {json.dumps(sorted(policy.audiences))}."
         ),
-        _run("lifetime", lifetime, lifetime_hint),
-        _run("scopes", scope_check, lambda: f"Token has: {' '.join(sorted(claims.scopes)) or 'none'}."),
-        _run("permissions", permission_check, lambda: f"Token has: {' '.join(sorted(claims.permissions)) or 'none'}."),
-    ]
+        "lifetime": lambda: f"(expired {_relative(exp, now)})" if exp is not None and exp < now else "",
+        "scopes": lambda: f"Token has: {granted_scopes}.",
+        "permissions": lambda: f"Token has: {granted_permissions}.",
+    }
+    rows = [*dict.fromkeys(ROWS.get(r.name, r.name) for r in results)]
+    checks = []
+    for row in rows:
+        if row in failures:
+            hint = hints[row]() if row in hints else ""
+            checks.append(Check(row, "fail", f"{failures[row]} {hint}".strip()))
+        elif row in ALWAYS_SHOWN:
+            checks.append(Check(row, "pass", passed[row]()))
+    return checks
