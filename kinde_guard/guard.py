@@ -32,6 +32,11 @@ EventHook = Callable[[str, Mapping[str, Any]], None]
 
 _HEADER_CACHE_SIZE = 64
 
+#: A cached verdict: (claims, hit deadline, valid until, the key that verified the signature).
+#: The hit deadline is ``min(valid until, key set fresh until)`` at the time it was stamped, so a
+#: hit is one comparison; past it, the verdict is re-checked against the key set (see _cached).
+_Verdict = tuple[Claims, float, float, SigningKey]
+
 
 class KindeGuard:
     """Verifies bearer tokens issued by one Kinde tenant for one API.
@@ -64,14 +69,18 @@ class KindeGuard:
         self._policy = Policy.from_config(config)
         self._algorithms = frozenset(config.algorithms)
         self._headers: dict[str, tuple[str, str]] = {}
-        # The verified-token cache: token -> (claims, valid until, kid), least recently used first.
-        # An OrderedDict, whose every operation is one C call (atomic under the GIL), so the hot
-        # path takes no lock and runs no Python-level cache code; a race between threads costs at
-        # most a lost recency bump or one extra eviction, never a wrong verdict (entries are
-        # immutable and re-checked on every read).
-        self._cache: OrderedDict[str, tuple[Claims, float, str]] | None = (
-            OrderedDict() if config.token_cache_size else None
-        )
+        # The verified-token cache: token -> _Verdict, least recently used first. An OrderedDict,
+        # whose every operation is one C call (atomic under the GIL), so the hot path takes no lock
+        # and runs no Python-level cache code; a race between threads costs at most a lost recency
+        # bump or one extra eviction, never a wrong verdict (entries are immutable and re-checked on
+        # every read).
+        self._cache: OrderedDict[str, _Verdict] | None = OrderedDict() if config.token_cache_size else None
+        # A refresh that removes a key (how a tenant answers a key compromise) or replaces its
+        # material drops every cached verdict at once: one C call, and the rare re-verification
+        # costs one RSA verify per token. Entries stamped against the old set are gone before any
+        # hit can see them; _finish closes the race with a miss verified just before the swap.
+        if self._cache is not None:
+            self.key_set.add_drop_listener(self._keys_dropped)
         self._cache_size = config.token_cache_size
         # Admission "doorkeeper" (as in TinyLFU): once the cache is full, a token enters it only on
         # its second verification within the last ``token_cache_size`` first sightings. Traffic of
@@ -277,16 +286,46 @@ class KindeGuard:
         entry = cache.get(token)
         if entry is None:
             return None
-        claims, valid_until, kid = entry
-        # A cached verdict never outlives the token's exp, nor the key that signed it.
-        if self._clock() < valid_until and self.key_set.has_kid(kid):
+        if self._clock() < entry[1]:
+            # Before the token's expiry and while the key set that held its key is fresh.
             try:  # noqa: SIM105 - free when nothing is raised; contextlib.suppress costs two calls
                 cache.move_to_end(token)
             except KeyError:  # evicted by another thread just now: the verdict still holds
                 pass
+            return entry[0]
+        return self._recheck(token, entry)
+
+    def _recheck(self, token: str, entry: _Verdict) -> Claims | None:
+        """A cached verdict past its hit deadline: it holds only while its key is still the key set's
+        key for that kid, in a set that is fresh or stale within ``jwks_max_stale`` (a stale set is
+        refreshed in the background, exactly as for a miss). Otherwise the entry is dropped and the
+        caller verifies the token again — which refetches, refuses an unknown kid (401) or answers
+        503 past ``jwks_max_stale``, like any uncached token."""
+        claims, _, valid_until, key = entry
+        key_set = self.key_set
+        if self._clock() < valid_until and key_set.usable_key(key.kid) is key:
+            # Re-stamped: while the set is stale, the deadline stays in the past and every hit comes
+            # back here, so each can start the background refresh (once per cooldown).
+            self._cache_put(token, (claims, min(valid_until, key_set.fresh_until), valid_until, key))
             return claims
-        cache.pop(token, None)
+        self._cache_drop(token)
         return None
+
+    def _keys_dropped(self, kids: frozenset[str]) -> None:
+        cache = self._cache
+        if cache is not None:
+            cache.clear()
+            logger.info("verified-token cache cleared: the JWKS no longer holds kids %s as they were", sorted(kids))
+
+    def _cache_put(self, token: str, entry: _Verdict) -> None:
+        cache = self._cache
+        if cache is not None:
+            cache[token] = entry
+
+    def _cache_drop(self, token: str) -> None:
+        cache = self._cache
+        if cache is not None:
+            cache.pop(token, None)
 
     def _finish(self, token: str, parsed: ParsedToken, key: SigningKey) -> Claims:
         verify_signature(parsed, key)
@@ -304,7 +343,9 @@ class KindeGuard:
             # Admission: at once while there is room, else on the second sighting (doorkeeper).
             size = self._cache_size
             if len(cache) < size or self._seen_once.pop(hash(token), 0) is None:
-                cache[token] = (claims, valid_until, parsed.kid)
+                cache[token] = (claims, min(valid_until, self.key_set.fresh_until), valid_until, key)
+                if not self.key_set.holds(key):  # the key left the set while this token was verified
+                    cache.pop(token, None)
                 if len(cache) > size:
                     try:  # noqa: SIM105
                         cache.popitem(last=False)  # the least recently used

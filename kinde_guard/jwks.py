@@ -1,4 +1,5 @@
-"""RemoteKeySet: a tenant's JWKS, cached, shared by sync and async callers (DESIGN §4).
+"""RemoteKeySet: a tenant's JWKS, cached, shared by sync and async callers (docs/architecture.md,
+"JWKS policy").
 
 - Keys are indexed by ``kid``; only RSA signing keys of at least 2048 bits are kept.
 - Fresh for ``Cache-Control: max-age`` (bounded by min/max) or the default TTL; once stale, a known
@@ -8,6 +9,10 @@
 - Concurrent callers, threads and asyncio tasks alike, share one fetch in flight.
 - On failure the last good keys keep serving for ``max_stale`` after they stopped being fresh; then
   it fails closed with :class:`~kinde_guard.JWKSError`.
+- A fetch is bounded by ``timeout`` from first byte to last; callers waiting for it are released at
+  that deadline (plus a scheduling grace), never later.
+- ``fresh_until`` and :meth:`RemoteKeySet.usable_key` let a cache of verdicts obey the key set:
+  a verdict holds while its key is in a fresh set, or a stale one within ``max_stale``.
 """
 
 from __future__ import annotations
@@ -36,6 +41,9 @@ __all__ = ["KeySetState", "RemoteKeySet", "SigningKey", "parse_jwks"]
 logger = logging.getLogger("kinde_guard.jwks")
 
 MIN_RSA_BITS = 2048
+
+#: How long past a fetch's own deadline its waiters wait for the fetching thread to report.
+_SCHEDULING_GRACE = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +190,8 @@ class RemoteKeySet:
         self._last_attempt: float | None = None
         self._last_error: str | None = None
         self._inflight: Future[None] | None = None
+        self._inflight_deadline = 0.0  # time.monotonic() by which the fetch in flight has ended
+        self._drop_listeners: list[Callable[[frozenset[str]], None]] = []
         self._fetches = 0
 
     @classmethod
@@ -237,14 +247,42 @@ class RemoteKeySet:
         if owner:
             threading.Thread(target=self._run_fetch, args=(fut,), daemon=True, name="kinde-jwks").start()
         try:
-            await asyncio.wait_for(asyncio.wrap_future(fut), self._timeout + 5)
+            await asyncio.wait_for(asyncio.wrap_future(fut), self._wait_budget())
         except TimeoutError:
-            raise JWKSError("timed out waiting for the JWKS", retry_after=int(self._cooldown)) from None
+            raise self._overdue() from None
         return self._after_fetch(kid)
 
     def has_kid(self, kid: str) -> bool:
         """True while ``kid`` is among the current keys (cheap; no fetch)."""
         return kid in self._keys
+
+    def holds(self, key: SigningKey) -> bool:
+        """True while ``key`` is the current key set's key for its kid (cheap; no fetch)."""
+        return self._keys.get(key.kid) is key
+
+    def add_drop_listener(self, listener: Callable[[frozenset[str]], None]) -> None:
+        """Call ``listener(kids)`` after a fetch that removed keys or changed a kid's key material,
+        with those kids, once the new set is in place (a verdict cache drops what they signed)."""
+        self._drop_listeners.append(listener)
+
+    @property
+    def fresh_until(self) -> float:
+        """The clock time until which the current keys are fresh (``-inf`` before the first load)."""
+        return self._fresh_until
+
+    def usable_key(self, kid: str) -> SigningKey | None:
+        """The key for ``kid`` when it can be had without waiting, else ``None``.
+
+        Fresh keys are returned as they are; stale keys within ``max_stale`` too, starting the one
+        background refresh :meth:`get_key` would start (one in flight, cooldown respected). ``None``
+        — the kid is not in the set, or the set is past ``max_stale`` — means the caller must take
+        :meth:`get_key`'s path, which refetches or fails. Never fetches in the calling thread.
+        """
+        now = self._clock()
+        entry = self._keys.get(kid)
+        if entry is not None and now < self._fresh_until:
+            return entry
+        return self._stale_key(kid, now)
 
     def refresh(self) -> None:
         """Fetch now, ignoring the cooldown (joins a fetch already in flight). For tests and ops."""
@@ -283,30 +321,35 @@ class RemoteKeySet:
         entry = self._keys.get(kid)
         if entry is not None and now < self._fresh_until:
             return entry  # the hot path: no lock
-        refreshing, age, last_error = False, None, None
-        with self._lock:
-            usable = now < self._usable_until
-            entry = self._keys.get(kid) if usable else None
-            if entry is not None:
-                # Stale but within the window: answer now, refresh in the background.
-                if self._inflight is None and self._may_attempt(now):
-                    fut = self._new_flight(now)
-                    threading.Thread(target=self._run_fetch, args=(fut,), daemon=True, name="kinde-jwks").start()
-                    refreshing = True
-                age = None if self._loaded_at is None else now - self._loaded_at
-                last_error = self._last_error
+        entry = self._stale_key(kid, now)
         if entry is not None:
-            if refreshing and last_error is not None:
-                # Serving keys the endpoint failed to renew: reported once per refresh attempt
-                # (not per request), with how old the keys are.
-                self._emit("jwks_stale", kid=kid, age=age, last_error=last_error)
             return entry
         with self._lock:
             if self._inflight is not None:
                 return self._inflight, False
             if self._may_attempt(now):
                 return self._new_flight(now), True
-            raise self._miss_error(kid, usable, now)
+            raise self._miss_error(kid, now < self._usable_until, now)
+
+    def _stale_key(self, kid: str, now: float) -> SigningKey | None:
+        """The key for ``kid`` from a set that is stale but within ``max_stale``, refreshing it in
+        the background (once per cooldown); ``None`` when the kid is absent or the set unusable."""
+        refreshing, age, last_error = False, None, None
+        with self._lock:
+            entry = self._keys.get(kid) if now < self._usable_until else None
+            if entry is None:
+                return None
+            if now >= self._fresh_until and self._inflight is None and self._may_attempt(now):
+                fut = self._new_flight(now)
+                threading.Thread(target=self._run_fetch, args=(fut,), daemon=True, name="kinde-jwks").start()
+                refreshing = True
+            age = None if self._loaded_at is None else now - self._loaded_at
+            last_error = self._last_error
+        if refreshing and last_error is not None:
+            # Serving keys the endpoint failed to renew: reported once per refresh attempt (not
+            # per request), with how old the keys are.
+            self._emit("jwks_stale", kid=kid, age=age, last_error=last_error)
+        return entry
 
     def _after_fetch(self, kid: str) -> SigningKey:
         now = self._clock()
@@ -339,14 +382,22 @@ class RemoteKeySet:
         # RUNNING from the start, so a cancelled awaiter cannot cancel the fetch others share.
         fut.set_running_or_notify_cancel()
         self._inflight = fut
+        self._inflight_deadline = time.monotonic() + self._timeout + _SCHEDULING_GRACE
         self._last_attempt = now
         return fut
 
+    def _wait_budget(self) -> float:
+        """Seconds left until the fetch in flight must have ended: waiters are released then."""
+        return max(0.0, self._inflight_deadline - time.monotonic())
+
+    def _overdue(self) -> JWKSError:
+        return JWKSError(f"the JWKS fetch did not end within {self._timeout:g} s", retry_after=int(self._cooldown) + 1)
+
     def _wait(self, fut: Future[None]) -> None:
         try:
-            fut.result(timeout=self._timeout + 5)
+            fut.result(timeout=self._wait_budget())
         except FutureTimeout:
-            raise JWKSError("timed out waiting for the JWKS", retry_after=int(self._cooldown)) from None
+            raise self._overdue() from None
 
     def _run_fetch(self, fut: Future[None]) -> None:
         started = time.monotonic()
@@ -376,12 +427,26 @@ class RemoteKeySet:
         ttl = self._ttl if max_age is None else min(max(max_age, self._min_ttl), self._max_ttl)
         now = self._clock()
         with self._lock:
+            # A kid whose key material is unchanged keeps its SigningKey object, so that a cached
+            # verdict can tell "same key" by identity; a kid with new material gets a new object.
+            for kid, key in keys.items():
+                old = self._keys.get(kid)
+                if old is not None and old.alg == key.alg and old.key.public_numbers() == key.key.public_numbers():
+                    keys[kid] = old
+            dropped = frozenset(kid for kid, old in self._keys.items() if keys.get(kid) is not old)
             self._keys = keys
             self._loaded_at = now
             self._fresh_until = now + ttl
             self._usable_until = now + ttl + self._max_stale
             self._last_error = None
         logger.info("JWKS fetched from %s: kids %s, fresh for %.0f s", self.jwks_uri, sorted(keys), ttl)
+        if dropped:
+            logger.warning("JWKS keys removed or replaced: %s", sorted(dropped))
+            for listener in self._drop_listeners:
+                try:
+                    listener(dropped)
+                except Exception:  # one listener's bug must not keep the others from hearing it
+                    logger.exception("JWKS drop listener raised")
         self._emit("jwks_fetch", ok=True, status=status, duration=duration, kids=sorted(keys))
 
     def _fetch_failed(self, reason: str, status: int | None, duration: float) -> None:
