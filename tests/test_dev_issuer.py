@@ -1,18 +1,24 @@
-"""The Kinde-shaped dev issuer over real HTTP on 127.0.0.1: sign-in, codes, PKCE, tokens, config, keys."""
+"""The Kinde-shaped dev authorization server (``kinde-guard dev-issuer``) over real HTTP on 127.0.0.1:
+sign-in, codes, PKCE, tokens, config, keys, the command and its banner."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import http.client
+import io
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import stat
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,8 +28,16 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from kinde_guard import KindeGuard
 from kinde_guard.cli.pkce import make_verifier, s256_challenge
-from kinde_guard.devserver import DEFAULT_M2M_CLIENT_ID, DEFAULT_M2M_SECRET, KindeDevIssuer, load_or_create_key
+from kinde_guard.devserver import (
+    DEFAULT_M2M_CLIENT_ID,
+    DEFAULT_M2M_SECRET,
+    DevAuthorizationServer,
+    load_config,
+    load_or_create_key,
+    run,
+)
 from kinde_guard.devserver.config import parse_config
 from kinde_guard.devserver.records import Grant
 from kinde_guard.errors import ConfigurationError
@@ -34,7 +48,7 @@ DEMO = "kp_de700000000000000000000000000001"
 
 
 @pytest.fixture
-def dev(rsa_keys: list[rsa.RSAPrivateKey], clock: FrozenClock) -> Iterator[KindeDevIssuer]:
+def dev(rsa_keys: list[rsa.RSAPrivateKey], clock: FrozenClock) -> Iterator[DevAuthorizationServer]:
     doc = {
         "apis": [
             {"audience": DEFAULT_AUDIENCE, "scopes": ["read:orders", "write:orders"]},
@@ -58,12 +72,12 @@ def dev(rsa_keys: list[rsa.RSAPrivateKey], clock: FrozenClock) -> Iterator[Kinde
             },
         ],
     }
-    with KindeDevIssuer(parse_config(doc), key=rsa_keys[0], clock=clock).serve() as issuer:
+    with DevAuthorizationServer(parse_config(doc), key=rsa_keys[0], clock=clock).serve() as issuer:
         yield issuer
 
 
 def request(
-    issuer: KindeDevIssuer,
+    issuer: DevAuthorizationServer,
     method: str,
     target: str,
     body: dict[str, str] | None = None,
@@ -100,7 +114,7 @@ def auth_params(**overrides: str) -> dict[str, str]:
 
 
 def sign_in(
-    issuer: KindeDevIssuer, params: dict[str, str], choice: dict[str, str] | None = None, cookie: str = ""
+    issuer: DevAuthorizationServer, params: dict[str, str], choice: dict[str, str] | None = None, cookie: str = ""
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Open the sign-in page and submit it; the callback's query and the response headers."""
     status, headers, body = request(issuer, "GET", "/oauth2/auth?" + urlencode(params), headers={"Cookie": cookie})
@@ -115,7 +129,9 @@ def sign_in(
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}, headers
 
 
-def redeem(issuer: KindeDevIssuer, code: str, verifier: str = "v" * 43, **extra: str) -> tuple[int, dict[str, Any]]:
+def redeem(
+    issuer: DevAuthorizationServer, code: str, verifier: str = "v" * 43, **extra: str
+) -> tuple[int, dict[str, Any]]:
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK, "client_id": DEFAULT_CLIENT_ID}
     form.update(code_verifier=verifier, **extra)
     status, _, body = request(issuer, "POST", "/oauth2/token", {k: v for k, v in form.items() if v != "-"})
@@ -126,7 +142,7 @@ def claims_of(token: str) -> dict[str, Any]:
     return jwt.decode(token, options={"verify_signature": False})
 
 
-def test_discovery_and_jwks_are_kinde_shaped(dev: KindeDevIssuer) -> None:
+def test_discovery_and_jwks_are_kinde_shaped(dev: DevAuthorizationServer) -> None:
     status, _, body = request(dev, "GET", "/.well-known/openid-configuration")
     doc = json.loads(body)
     assert status == 200 and doc["issuer"] == dev.url and doc["jwks_uri"] == dev.url + "/.well-known/jwks"
@@ -136,7 +152,7 @@ def test_discovery_and_jwks_are_kinde_shaped(dev: KindeDevIssuer) -> None:
         assert [k["kid"] for k in keys] == [dev.kid] and keys[0]["alg"] == "RS256"
 
 
-def test_sign_in_page_lists_demo_users_and_an_email_field(dev: KindeDevIssuer) -> None:
+def test_sign_in_page_lists_demo_users_and_an_email_field(dev: DevAuthorizationServer) -> None:
     status, headers, body = request(dev, "GET", "/oauth2/auth?" + urlencode(auth_params(login_hint="x@y.z")))
     assert status == 200 and headers["content-type"].startswith("text/html")
     page = body.decode()
@@ -144,7 +160,7 @@ def test_sign_in_page_lists_demo_users_and_an_email_field(dev: KindeDevIssuer) -
     assert "development and tests" in page
 
 
-def test_code_flow_issues_kinde_shaped_access_id_and_refresh_tokens(dev: KindeDevIssuer) -> None:
+def test_code_flow_issues_kinde_shaped_access_id_and_refresh_tokens(dev: DevAuthorizationServer) -> None:
     callback, _ = sign_in(dev, auth_params())
     assert callback["state"] == "state-123456"
     status, body = redeem(dev, callback["code"])
@@ -165,26 +181,26 @@ def test_code_flow_issues_kinde_shaped_access_id_and_refresh_tokens(dev: KindeDe
     dev.guard().verify(body["access_token"], scopes=["read:orders"], permissions=["delete:orders"])
 
 
-def test_no_offline_means_no_refresh_token_and_no_openid_no_id_token(dev: KindeDevIssuer) -> None:
+def test_no_offline_means_no_refresh_token_and_no_openid_no_id_token(dev: DevAuthorizationServer) -> None:
     callback, _ = sign_in(dev, auth_params(scope="email read:orders"))
     body = redeem(dev, callback["code"])[1]
     assert "refresh_token" not in body and "id_token" not in body
 
 
-def test_no_audience_gives_an_empty_aud_array(dev: KindeDevIssuer) -> None:
+def test_no_audience_gives_an_empty_aud_array(dev: DevAuthorizationServer) -> None:
     callback, _ = sign_in(dev, auth_params(audience="-"))
     access = claims_of(redeem(dev, callback["code"])[1]["access_token"])
     assert access["aud"] == [] and access["scp"] == ["openid", "email", "offline"]  # API scope not granted
 
 
-def test_several_audiences_in_one_space_separated_value(dev: KindeDevIssuer) -> None:
+def test_several_audiences_in_one_space_separated_value(dev: DevAuthorizationServer) -> None:
     params = auth_params(audience=f"{DEFAULT_AUDIENCE} https://billing.example.com", scope="openid read:invoices")
     callback, _ = sign_in(dev, params)
     access = claims_of(redeem(dev, callback["code"])[1]["access_token"])
     assert access["aud"] == [DEFAULT_AUDIENCE, "https://billing.example.com"] and "read:invoices" in access["scp"]
 
 
-def test_an_unregistered_callback_url_is_refused_on_a_page_naming_it(dev: KindeDevIssuer) -> None:
+def test_an_unregistered_callback_url_is_refused_on_a_page_naming_it(dev: DevAuthorizationServer) -> None:
     wrong = "http://127.0.0.1:53999/callback"
     status, headers, body = request(dev, "GET", "/oauth2/auth?" + urlencode(auth_params(redirect_uri=wrong)))
     assert status == 400 and "location" not in headers
@@ -194,13 +210,13 @@ def test_an_unregistered_callback_url_is_refused_on_a_page_naming_it(dev: KindeD
     assert status == 400
 
 
-def test_an_unknown_client_is_refused_on_a_page(dev: KindeDevIssuer) -> None:
+def test_an_unknown_client_is_refused_on_a_page(dev: DevAuthorizationServer) -> None:
     status, headers, body = request(dev, "GET", "/oauth2/auth?" + urlencode(auth_params(client_id="nope")))
     assert status == 400 and "location" not in headers and b"Unknown application" in body
 
 
 @pytest.mark.parametrize(("state", "status"), [("1234567", 400), ("", 400), ("12345678", 200)])
-def test_state_shorter_than_8_characters_is_refused(dev: KindeDevIssuer, state: str, status: int) -> None:
+def test_state_shorter_than_8_characters_is_refused(dev: DevAuthorizationServer, state: str, status: int) -> None:
     got, headers, body = request(dev, "GET", "/oauth2/auth?" + urlencode(auth_params(state=state or "-")))
     assert got == status
     if status == 400:
@@ -218,7 +234,7 @@ def test_state_shorter_than_8_characters_is_refused(dev: KindeDevIssuer, state: 
     ],
 )
 def test_bad_requests_go_back_to_the_callback_as_errors(
-    dev: KindeDevIssuer, overrides: dict[str, str], error: str
+    dev: DevAuthorizationServer, overrides: dict[str, str], error: str
 ) -> None:
     status, headers, _ = request(dev, "GET", "/oauth2/auth?" + urlencode(auth_params(**overrides)))
     assert status == 302
@@ -226,54 +242,54 @@ def test_bad_requests_go_back_to_the_callback_as_errors(
     assert query["state"] == ["state-123456"] and error in query["error_description"][0]
 
 
-def test_a_wrong_verifier_is_refused_and_burns_the_code(dev: KindeDevIssuer) -> None:
+def test_a_wrong_verifier_is_refused_and_burns_the_code(dev: DevAuthorizationServer) -> None:
     callback, _ = sign_in(dev, auth_params())
     status, body = redeem(dev, callback["code"], verifier=make_verifier())
     assert status == 400 and body["error"] == "invalid_grant" and "code_verifier" in body["error_description"]
     assert redeem(dev, callback["code"])[1]["error"] == "invalid_grant"
 
 
-def test_a_missing_verifier_is_refused(dev: KindeDevIssuer) -> None:
+def test_a_missing_verifier_is_refused(dev: DevAuthorizationServer) -> None:
     callback, _ = sign_in(dev, auth_params())
     status, body = redeem(dev, callback["code"], verifier="-")
     assert status == 400 and "code_verifier is required" in body["error_description"]
 
 
-def test_a_code_works_once(dev: KindeDevIssuer) -> None:
+def test_a_code_works_once(dev: DevAuthorizationServer) -> None:
     callback, _ = sign_in(dev, auth_params())
     assert redeem(dev, callback["code"])[0] == 200
     status, body = redeem(dev, callback["code"])
     assert status == 400 and body["error"] == "invalid_grant" and "already used" in body["error_description"]
 
 
-def test_codes_expire(dev: KindeDevIssuer, clock: FrozenClock) -> None:
+def test_codes_expire(dev: DevAuthorizationServer, clock: FrozenClock) -> None:
     callback, _ = sign_in(dev, auth_params())
     clock.advance(dev.config.code_lifetime + 1)
     assert redeem(dev, callback["code"])[1]["error"] == "invalid_grant"
 
 
 def test_codes_are_kept_in_a_bounded_store(rsa_keys: list[rsa.RSAPrivateKey], clock: FrozenClock) -> None:
-    class Small(KindeDevIssuer):
+    class Small(DevAuthorizationServer):
         MAX_RECORDS = 3
 
-    issuer = Small(key=rsa_keys[0], clock=clock)
-    user = issuer.config.users[0]
+    stores = Small(key=rsa_keys[0], clock=clock).stores
+    user = load_config().users[0]
     grant = Grant(DEFAULT_CLIENT_ID, user, ("openid",), (DEFAULT_AUDIENCE,), None, None, int(clock()))
-    codes = [issuer.new_code(grant, CALLBACK, None) for _ in range(5)]
+    codes = [stores.new_code(grant, CALLBACK, None) for _ in range(5)]
     # The oldest two were dropped to keep three; the newest three are still good, once each.
-    assert [issuer.take_code(code) is not None for code in codes] == [False, False, True, True, True]
-    late = issuer.new_code(grant, CALLBACK, None)
-    clock.advance(issuer.config.code_lifetime + 1)
-    assert issuer.take_code(late) is None
+    assert [stores.take_code(code) is not None for code in codes] == [False, False, True, True, True]
+    late = stores.new_code(grant, CALLBACK, None)
+    clock.advance(load_config().code_lifetime + 1)
+    assert stores.take_code(late) is None
 
 
-def test_the_redirect_uri_must_match_at_the_token_endpoint(dev: KindeDevIssuer) -> None:
+def test_the_redirect_uri_must_match_at_the_token_endpoint(dev: DevAuthorizationServer) -> None:
     callback, _ = sign_in(dev, auth_params())
     status, body = redeem(dev, callback["code"], redirect_uri="http://127.0.0.1:1/other")
     assert status == 400 and "redirect_uri" in body["error_description"]
 
 
-def test_prompt_login_asks_again_while_no_prompt_reuses_the_session(dev: KindeDevIssuer) -> None:
+def test_prompt_login_asks_again_while_no_prompt_reuses_the_session(dev: DevAuthorizationServer) -> None:
     _, headers = sign_in(dev, auth_params())
     cookie = headers["set-cookie"].split(";")[0]
     status, _, _ = request(dev, "GET", "/oauth2/auth?" + urlencode(auth_params()), headers={"Cookie": cookie})
@@ -290,12 +306,12 @@ def test_prompt_login_asks_again_while_no_prompt_reuses_the_session(dev: KindeDe
     assert status == 200
 
 
-def test_cancel_sends_access_denied(dev: KindeDevIssuer) -> None:
+def test_cancel_sends_access_denied(dev: DevAuthorizationServer) -> None:
     callback, _ = sign_in(dev, auth_params(), {"cancel": "1"})
     assert callback["error"] == "access_denied" and callback["state"] == "state-123456"
 
 
-def test_typing_an_email_signs_in_a_user_without_organization(dev: KindeDevIssuer) -> None:
+def test_typing_an_email_signs_in_a_user_without_organization(dev: DevAuthorizationServer) -> None:
     callback, _ = sign_in(dev, auth_params(), {"email": "Ann@Example.com"})
     access = claims_of(redeem(dev, callback["code"])[1]["access_token"])
     assert re.fullmatch(r"kp_[0-9a-f]{32}", access["sub"]) and "permissions" not in access and "org_code" not in access
@@ -303,7 +319,7 @@ def test_typing_an_email_signs_in_a_user_without_organization(dev: KindeDevIssue
     assert claims_of(redeem(dev, callback["code"])[1]["access_token"])["sub"] == access["sub"]
 
 
-def test_refresh_tokens_rotate(dev: KindeDevIssuer) -> None:
+def test_refresh_tokens_rotate(dev: DevAuthorizationServer) -> None:
     callback, _ = sign_in(dev, auth_params())
     first = redeem(dev, callback["code"])[1]
     form = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "client_id": DEFAULT_CLIENT_ID}
@@ -315,7 +331,7 @@ def test_refresh_tokens_rotate(dev: KindeDevIssuer) -> None:
     assert status == 400 and json.loads(body)["error"] == "invalid_grant"
 
 
-def test_a_confidential_client_needs_its_secret(dev: KindeDevIssuer) -> None:
+def test_a_confidential_client_needs_its_secret(dev: DevAuthorizationServer) -> None:
     callback, _ = sign_in(
         dev, auth_params(client_id="backend", audience="-", code_challenge="-", code_challenge_method="-")
     )
@@ -323,7 +339,7 @@ def test_a_confidential_client_needs_its_secret(dev: KindeDevIssuer) -> None:
     assert status == 401 and body["error"] == "invalid_client"
 
 
-def test_client_credentials_give_a_kinde_shaped_m2m_token(dev: KindeDevIssuer) -> None:
+def test_client_credentials_give_a_kinde_shaped_m2m_token(dev: DevAuthorizationServer) -> None:
     basic = base64.b64encode(f"{DEFAULT_M2M_CLIENT_ID}:{DEFAULT_M2M_SECRET}".encode()).decode()
     form = {"grant_type": "client_credentials", "audience": DEFAULT_AUDIENCE, "scope": "read:orders"}
     status, _, body = request(dev, "POST", "/oauth2/token", form, {"Authorization": "Basic " + basic})
@@ -358,12 +374,14 @@ def test_client_credentials_give_a_kinde_shaped_m2m_token(dev: KindeDevIssuer) -
         ),
     ],
 )
-def test_client_credentials_refusals(dev: KindeDevIssuer, form: dict[str, str], status: int, error: str) -> None:
+def test_client_credentials_refusals(
+    dev: DevAuthorizationServer, form: dict[str, str], status: int, error: str
+) -> None:
     got, _, body = request(dev, "POST", "/oauth2/token", {"grant_type": "client_credentials", **form})
     assert got == status and json.loads(body)["error"] == error
 
 
-def test_user_profile_answers_for_a_valid_access_token_only(dev: KindeDevIssuer) -> None:
+def test_user_profile_answers_for_a_valid_access_token_only(dev: DevAuthorizationServer) -> None:
     callback, _ = sign_in(dev, auth_params())
     token = redeem(dev, callback["code"])[1]["access_token"]
     status, _, body = request(dev, "GET", "/oauth2/v2/user_profile", headers={"Authorization": "Bearer " + token})
@@ -373,7 +391,7 @@ def test_user_profile_answers_for_a_valid_access_token_only(dev: KindeDevIssuer)
     assert status == 401 and "invalid_token" in headers["www-authenticate"]
 
 
-def test_logout_redirects_only_to_registered_urls(dev: KindeDevIssuer) -> None:
+def test_logout_redirects_only_to_registered_urls(dev: DevAuthorizationServer) -> None:
     status, headers, _ = request(dev, "GET", "/logout?" + urlencode({"redirect": "http://127.0.0.1:53180/"}))
     assert status == 302 and headers["location"] == "http://127.0.0.1:53180/"
     status, headers, body = request(dev, "GET", "/logout?" + urlencode({"redirect": "https://evil.example/"}))
@@ -381,8 +399,6 @@ def test_logout_redirects_only_to_registered_urls(dev: KindeDevIssuer) -> None:
 
 
 def test_config_file_sections_replace_the_defaults_and_bad_ones_are_explained(tmp_path: Path) -> None:
-    from kinde_guard.devserver import load_config
-
     path = tmp_path / "tenant.json"
     path.write_text(json.dumps({"users": [{"email": "solo@example.com"}]}))
     config = load_config(path)
@@ -435,3 +451,109 @@ def test_the_dev_issuer_command_binds_loopback_says_it_is_for_tests_and_keeps_it
             assert proc.wait(timeout=10) == 0
             proc.stderr.read()
     assert kids[0] == kids[1]
+
+
+def test_kinde_dev_issuer_is_still_importable_as_the_servers_first_name() -> None:
+    from kinde_guard.devserver import KindeDevIssuer
+
+    assert KindeDevIssuer is DevAuthorizationServer  # the demo and older tests import it
+
+
+@contextlib.contextmanager
+def dev_issuer_command(tmp_path: Path, config_path: Path | None = None) -> Iterator[str]:
+    """`kinde-guard dev-issuer` (its run()) on a free port in a thread; yields the banner."""
+    out, stop = io.StringIO(), threading.Event()
+    thread = threading.Thread(target=run, args=(0, config_path, tmp_path / "keys"), kwargs={"out": out, "stop": stop})
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not ("Try:" in out.getvalue() and out.getvalue().endswith("\n")):
+            assert thread.is_alive() and time.monotonic() < deadline, out.getvalue()
+            time.sleep(0.02)
+        yield out.getvalue()
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+def try_line(banner: str) -> list[str]:
+    line = next(line for line in banner.splitlines() if line.startswith("Try:"))
+    return shlex.split(line.removeprefix("Try:"))
+
+
+def served_url(banner: str) -> str:
+    found = re.search(r"issuer +(http://127\.0\.0\.1:\d+)", banner)
+    assert found is not None, banner
+    return found.group(1)
+
+
+def test_the_banners_try_line_asks_for_the_tenants_api_as_audience(tmp_path: Path) -> None:
+    with dev_issuer_command(tmp_path) as banner:
+        url = served_url(banner)
+    assert try_line(banner) == [
+        "kinde-guard",
+        "token",
+        "--domain",
+        url,
+        "--client-id",
+        DEFAULT_CLIENT_ID,
+        "--audience",
+        DEFAULT_AUDIENCE,
+    ]
+
+
+def http_call(url: str, form: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection("127.0.0.1", parts.port, timeout=10)
+    try:
+        target = parts.path + ("?" + parts.query if parts.query else "")
+        if form is None:
+            conn.request("GET", target)
+        else:
+            conn.request("POST", target, urlencode(form), {"Content-Type": "application/x-www-form-urlencoded"})
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read().decode()
+    finally:
+        conn.close()
+
+
+def test_the_banners_try_line_run_as_printed_gets_a_token_the_api_accepts(tmp_path: Path) -> None:
+    # A tenant whose first application needs a secret, and whose public one calls back elsewhere
+    # than the token helper's default: the printed line must pick the public one and say so.
+    audience, callback = "https://api.acme.test", f"http://127.0.0.1:{_free_port()}/callback"
+    tenant = {
+        "apis": [{"audience": audience, "scopes": ["read:orders"]}],
+        "clients": [
+            {"client_id": "backend", "type": "confidential", "client_secret": "s3cret", "redirect_uris": [callback]},
+            {"client_id": "acme-cli", "redirect_uris": [callback], "apis": [audience]},
+        ],
+    }
+    config_path = tmp_path / "tenant.json"
+    config_path.write_text(json.dumps(tenant))
+    with dev_issuer_command(tmp_path, config_path) as banner:
+        url, argv = served_url(banner), try_line(banner)
+        assert argv[:2] == ["kinde-guard", "token"] and "--audience" in argv
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KINDE_") and k != "BROWSER"}
+        env.update(XDG_CACHE_HOME=str(tmp_path / "cache"), PYTHONUNBUFFERED="1")
+        command = [sys.executable, "-m", "kinde_guard", *argv[1:], "--no-browser", "--timeout", "30"]
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as proc:
+            assert proc.stderr is not None
+            printed = ""
+            while "/oauth2/auth?" not in printed:  # the sign-in URL, printed instead of opening a browser
+                line = proc.stderr.readline()
+                assert line, f"no sign-in URL: {printed}"
+                printed = line if "/oauth2/auth?" in line else printed + line
+            # Be the browser: open the sign-in page, pick the first user, follow the redirect.
+            status, _, page = http_call(printed.strip())
+            assert status == 200, page
+            request_id = re.search(r'name="request_id" value="([^"]+)"', page)
+            user_id = re.search(r'name="user_id" value="([^"]+)"', page)
+            assert request_id is not None and user_id is not None
+            form = {"request_id": request_id.group(1), "user_id": user_id.group(1)}
+            status, headers, body = http_call(url + "/oauth2/auth", form)
+            assert status == 302, body
+            assert http_call(headers["location"])[0] == 200
+            out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        claims = KindeGuard(domain=url, audience=[audience]).verify(out.strip())
+    assert claims.audience == (audience,) and claims.azp == "acme-cli"

@@ -7,17 +7,15 @@ Errors that make the redirect untrustworthy (unknown client, unregistered callba
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from .._issuer_http import Request, Response
 from ..cli.pkce import MIN_STATE_LENGTH
 from .config import User, user_for_email
 from .pages import error_page, html_response, sign_in_page
+from .protocol import AuthorizationServer
 from .records import AuthRequest, Grant
-
-if TYPE_CHECKING:
-    from .issuer import KindeDevIssuer
+from .session import session_cookie, session_id
 
 __all__ = ["handle"]
 
@@ -42,27 +40,27 @@ class _Redirected(Exception):
         self.error, self.description = error, description
 
 
-def handle(issuer: KindeDevIssuer, request: Request) -> Response:
+def handle(server: AuthorizationServer, request: Request) -> Response:
     if request.method == "POST":
-        return _sign_in(issuer, request)
+        return _sign_in(server, request)
     args = {name: values[0] for name, values in request.query.items() if values}
     try:
-        auth = _validate(issuer, args)
+        auth = _validate(server, args)
     except _Refused as exc:
         return html_response(400, error_page(exc.title, exc.message, exc.detail))
     except _Redirected as exc:
         return _error_redirect(args["redirect_uri"], args.get("state", ""), exc.error, exc.description)
-    user = issuer.session_user(request)
+    user = server.stores.session_user(session_id(request))
     if user is not None and auth.prompt not in ("login", "create"):
-        return _issue_code(issuer, auth, user, {})  # single sign-on: an existing session
+        return _issue_code(server, auth, user, {})  # single sign-on: an existing session
     if auth.prompt == "none":
         return _error_redirect(auth.redirect_uri, auth.state, "login_required", "No session; sign in first.")
-    request_id = issuer.new_pending(auth)
-    client = issuer.config.clients[auth.client_id]
+    request_id = server.stores.new_pending(auth)
+    client = server.config.clients[auth.client_id]
     page = sign_in_page(
         request_id=request_id,
         client_name=client.name,
-        users=issuer.config.users,
+        users=server.config.users,
         login_hint=auth.login_hint,
         create=auth.prompt == "create",
         audiences=auth.audiences,
@@ -70,8 +68,8 @@ def handle(issuer: KindeDevIssuer, request: Request) -> Response:
     return html_response(200, page)
 
 
-def _validate(issuer: KindeDevIssuer, args: dict[str, str]) -> AuthRequest:
-    config = issuer.config
+def _validate(server: AuthorizationServer, args: dict[str, str]) -> AuthRequest:
+    config = server.config
     client_id = args.get("client_id", "")
     client = config.clients.get(client_id)
     if client is None or client.type == "m2m":
@@ -124,34 +122,33 @@ def _validate(issuer: KindeDevIssuer, args: dict[str, str]) -> AuthRequest:
         prompt=prompt,
         org_code=org_code,
         login_hint=args.get("login_hint", ""),
-        expires_at=issuer.clock() + PENDING_LIFETIME,
+        expires_at=server.clock() + PENDING_LIFETIME,
     )
 
 
-def _sign_in(issuer: KindeDevIssuer, request: Request) -> Response:
+def _sign_in(server: AuthorizationServer, request: Request) -> Response:
     form = request.form()
     request_id = form.get("request_id", "")
-    auth = issuer.pending(request_id)
+    auth = server.stores.pending(request_id)
     if auth is None:
         return html_response(
             400, error_page("Sign-in expired", "This sign-in request is unknown or expired; start again.")
         )
-    issuer.finish_pending(request_id)
+    server.stores.finish_pending(request_id)
     if form.get("cancel"):
         return _error_redirect(auth.redirect_uri, auth.state, "access_denied", "The user cancelled the sign-in.")
     if form.get("user_id"):
-        user = issuer.config.user(form["user_id"])
+        user = server.config.user(form["user_id"])
         if user is None:
             return html_response(400, error_page("Unknown user", "No such demo user."))
     elif "@" in form.get("email", ""):
-        user = user_for_email(form["email"].strip(), issuer.config.users)
+        user = user_for_email(form["email"].strip(), server.config.users)
     else:
         return html_response(400, error_page("Email required", "Pick a user or type an email address."))
-    session = f"kg_dev_session={issuer.new_session(user)}; Path=/; HttpOnly; SameSite=Lax"
-    return _issue_code(issuer, auth, user, {"Set-Cookie": session})
+    return _issue_code(server, auth, user, session_cookie(server.stores.new_session(user)))
 
 
-def _issue_code(issuer: KindeDevIssuer, auth: AuthRequest, user: User, headers: dict[str, str]) -> Response:
+def _issue_code(server: AuthorizationServer, auth: AuthRequest, user: User, headers: dict[str, str]) -> Response:
     org_code = auth.org_code
     if org_code is not None and org_code not in user.organizations:
         return _error_redirect(
@@ -166,9 +163,9 @@ def _issue_code(issuer: KindeDevIssuer, auth: AuthRequest, user: User, headers: 
         audiences=auth.audiences,
         org_code=org_code,
         nonce=auth.nonce,
-        auth_time=int(issuer.clock()),
+        auth_time=int(server.clock()),
     )
-    code = issuer.new_code(grant, auth.redirect_uri, auth.code_challenge)
+    code = server.stores.new_code(grant, auth.redirect_uri, auth.code_challenge)
     return _redirect(auth.redirect_uri, {"code": code, "scope": " ".join(auth.scopes), "state": auth.state}, headers)
 
 

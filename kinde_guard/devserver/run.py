@@ -1,7 +1,9 @@
-"""``kinde-guard dev-issuer``: serve the dev issuer on 127.0.0.1 until interrupted."""
+"""``kinde-guard dev-issuer``: serve the dev authorization server on 127.0.0.1 until interrupted,
+after a banner saying what it serves and the ``kinde-guard token`` command that signs in against it."""
 
 from __future__ import annotations
 
+import shlex
 import signal
 import sys
 import threading
@@ -9,11 +11,11 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import ConfigurationError
-from .config import load_config
-from .issuer import KindeDevIssuer
+from .config import DEFAULT_CALLBACK, DevIssuerConfig, load_config
 from .keys import default_keys_dir, load_or_create_key
+from .server import DevAuthorizationServer
 
-__all__ = ["DEFAULT_PORT", "run"]
+__all__ = ["DEFAULT_PORT", "run", "try_command"]
 
 #: The dev issuer's default port, next to the token helper's default callback port 53180.
 DEFAULT_PORT = 53181
@@ -30,7 +32,7 @@ def run(
     """Serve until SIGINT/SIGTERM (or ``stop`` is set). Binds 127.0.0.1 only, never another address."""
     config = load_config(config_path)
     keys_dir = Path(keys_dir) if keys_dir is not None else default_keys_dir()
-    issuer = KindeDevIssuer(config, key=load_or_create_key(keys_dir))
+    issuer = DevAuthorizationServer(config, key=load_or_create_key(keys_dir))
     try:
         issuer.serve(port)
     except OSError as exc:
@@ -52,7 +54,7 @@ def run(
         print("kinde-guard dev issuer stopped.", file=out, flush=True)
 
 
-def _banner(issuer: KindeDevIssuer, keys_dir: Path, config_path: str | Path | None, out: TextIO) -> None:
+def _banner(issuer: DevAuthorizationServer, keys_dir: Path, config_path: str | Path | None, out: TextIO) -> None:
     config = issuer.config
     lines = [
         "kinde-guard dev issuer: FOR DEVELOPMENT AND TESTS ONLY. Never use it as a real identity provider.",
@@ -68,6 +70,27 @@ def _banner(issuer: KindeDevIssuer, keys_dir: Path, config_path: str | Path | No
         lines.append(f"  client     {client.client_id} ({client.type})  {where}")
     for user in config.users:
         lines.append(f"  user       {user.email}  {user.id}")
-    public = next((c.client_id for c in config.clients.values() if c.type != "m2m"), "CLIENT_ID")
-    lines.append(f"Try:  kinde-guard token --domain {issuer.url} --client-id {public}")
+    lines.append(f"Try:  {shlex.join(try_command(config, issuer.url))}")
     print("\n".join(lines), file=out, flush=True)
+
+
+def try_command(config: DevIssuerConfig, url: str) -> list[str]:
+    """The ``kinde-guard token`` command line that signs in against this tenant for a token its API
+    accepts: a public application, the first API it may ask for as ``--audience`` (without one the
+    token's ``aud`` is empty, which every guarded API refuses), and its callback URL when it is not
+    the token helper's default one.
+
+    >>> from kinde_guard.devserver import load_config
+    >>> try_command(load_config(), "http://127.0.0.1:53181")[4:]
+    ['--client-id', 'kinde-guard-dev-client', '--audience', 'https://api.example.com']
+    """
+    command = ["kinde-guard", "token", "--domain", url]
+    client = next((c for c in config.clients.values() if c.type == "public"), None)
+    if client is None:  # no application the token helper can sign in as without a secret
+        return [*command, "--client-id", "CLIENT_ID"]
+    command += ["--client-id", client.client_id]
+    if client.apis:
+        command += ["--audience", client.apis[0]]
+    if client.redirect_uris and DEFAULT_CALLBACK not in client.redirect_uris:
+        command += ["--redirect-uri", client.redirect_uris[0]]
+    return command

@@ -6,15 +6,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from .._issuer_http import Request, Response, json_response
 from ..cli.pkce import verify_s256
 from .config import Client
-
-if TYPE_CHECKING:
-    from .issuer import KindeDevIssuer
+from .protocol import AuthorizationServer
 
 __all__ = ["handle", "revoke"]
 
@@ -25,17 +22,17 @@ class _TokenError(Exception):
         self.error, self.description, self.status = error, description, status
 
 
-def handle(issuer: KindeDevIssuer, request: Request) -> Response:
+def handle(server: AuthorizationServer, request: Request) -> Response:
     form = request.form()
     try:
-        client = _authenticate_client(issuer, request, form)
+        client = _authenticate_client(server, request, form)
         grant_type = form.get("grant_type", "")
         if grant_type == "authorization_code":
-            body = _authorization_code(issuer, client, form)
+            body = _authorization_code(server, client, form)
         elif grant_type == "refresh_token":
-            body = _refresh_token(issuer, client, form)
+            body = _refresh_token(server, client, form)
         elif grant_type == "client_credentials":
-            body = _client_credentials(issuer, client, form)
+            body = _client_credentials(server, client, form)
         else:
             raise _TokenError("unsupported_grant_type", f"grant_type {grant_type!r} is not supported.")
     except _TokenError as exc:
@@ -44,20 +41,20 @@ def handle(issuer: KindeDevIssuer, request: Request) -> Response:
     return json_response(200, body, {"Pragma": "no-cache"})
 
 
-def revoke(issuer: KindeDevIssuer, request: Request) -> Response:
+def revoke(server: AuthorizationServer, request: Request) -> Response:
     """RFC 7009: revoke a refresh token; unknown tokens are answered 200 as well."""
     form = request.form()
     try:
-        client = _authenticate_client(issuer, request, form)
+        client = _authenticate_client(server, request, form)
     except _TokenError as exc:
         return json_response(exc.status, {"error": exc.error, "error_description": exc.description})
-    grant = issuer.take_refresh_token(form.get("token", ""))
+    grant = server.stores.take_refresh_token(form.get("token", ""))
     if grant is not None and grant.client_id != client.client_id:
-        issuer.new_refresh_token(grant)  # not this client's token: leave it alone
+        server.stores.new_refresh_token(grant)  # not this client's token: leave it alone
     return json_response(200, {})
 
 
-def _authenticate_client(issuer: KindeDevIssuer, request: Request, form: dict[str, str]) -> Client:
+def _authenticate_client(server: AuthorizationServer, request: Request, form: dict[str, str]) -> Client:
     client_id, secret = form.get("client_id", ""), form.get("client_secret")
     auth = request.headers.get("Authorization") or ""
     if auth[:6].lower() == "basic ":
@@ -67,7 +64,7 @@ def _authenticate_client(issuer: KindeDevIssuer, request: Request, form: dict[st
             raise _TokenError("invalid_client", "The Basic credentials are malformed.", 401) from None
         basic_id, _, basic_secret = decoded.partition(":")
         client_id, secret = unquote(basic_id), unquote(basic_secret)
-    client = issuer.config.clients.get(client_id)
+    client = server.config.clients.get(client_id)
     if client is None:
         raise _TokenError("invalid_client", f"Unknown client_id {client_id!r}.", 401)
     if client.type != "public":
@@ -77,11 +74,11 @@ def _authenticate_client(issuer: KindeDevIssuer, request: Request, form: dict[st
     return client
 
 
-def _authorization_code(issuer: KindeDevIssuer, client: Client, form: dict[str, str]) -> dict[str, object]:
+def _authorization_code(server: AuthorizationServer, client: Client, form: dict[str, str]) -> dict[str, object]:
     if client.type == "m2m":
         raise _TokenError("unauthorized_client", "A machine-to-machine application cannot redeem codes.")
     # The code is removed at the first attempt, whatever its outcome (RFC 6749 §4.1.2: one use).
-    record = issuer.take_code(form.get("code", ""))
+    record = server.stores.take_code(form.get("code", ""))
     if record is None:
         raise _TokenError("invalid_grant", "The authorization code is unknown, already used or expired.")
     if record.grant.client_id != client.client_id:
@@ -94,35 +91,29 @@ def _authorization_code(issuer: KindeDevIssuer, client: Client, form: dict[str, 
             raise _TokenError("invalid_grant", "code_verifier is required: the authorization used PKCE.")
         if not verify_s256(verifier, record.code_challenge):
             raise _TokenError("invalid_grant", "code_verifier does not match the code_challenge (PKCE S256).")
-    return issuer.user_token_response(record.grant)
+    return server.user_token_response(record.grant)
 
 
-def _refresh_token(issuer: KindeDevIssuer, client: Client, form: dict[str, str]) -> dict[str, object]:
-    grant = issuer.take_refresh_token(form.get("refresh_token", ""))
+def _refresh_token(server: AuthorizationServer, client: Client, form: dict[str, str]) -> dict[str, object]:
+    grant = server.stores.take_refresh_token(form.get("refresh_token", ""))
     if grant is None:
         raise _TokenError("invalid_grant", "The refresh token is unknown, revoked or already used.")
     if grant.client_id != client.client_id:
-        issuer.new_refresh_token(grant)
+        server.stores.new_refresh_token(grant)
         raise _TokenError("invalid_grant", "The refresh token was issued to another client.")
-    return issuer.user_token_response(grant)
+    return server.user_token_response(grant)
 
 
-def _client_credentials(issuer: KindeDevIssuer, client: Client, form: dict[str, str]) -> dict[str, object]:
+def _client_credentials(server: AuthorizationServer, client: Client, form: dict[str, str]) -> dict[str, object]:
     if client.type != "m2m":
         raise _TokenError("unauthorized_client", "Only machine-to-machine applications may use client_credentials.")
     audiences = tuple(dict.fromkeys(form.get("audience", "").split())) or client.apis[:1]
     for audience in audiences:
         if audience not in client.apis:
             raise _TokenError("invalid_target", f"The application is not authorized for the API {audience!r}.")
-    allowed = [s for s in client.scopes if any(s in issuer.config.apis[a].scopes for a in audiences)]
+    allowed = [s for s in client.scopes if any(s in server.config.apis[a].scopes for a in audiences)]
     asked = form.get("scope", "").split()
     refused = [s for s in asked if s not in allowed]
     if refused:
         raise _TokenError("invalid_scope", f"Scope not granted to this application: {' '.join(refused)}.")
-    scopes = asked or allowed
-    claims: dict[str, Any] = {"aud": list(audiences), "azp": client.client_id}
-    if client.org_code:
-        claims["org_code"] = client.org_code
-    lifetime = issuer.config.token_lifetime
-    token = issuer.mint_m2m(scopes=scopes, expires_in=lifetime, **claims)
-    return {"access_token": token, "expires_in": lifetime, "scope": " ".join(scopes), "token_type": "bearer"}
+    return server.m2m_token_response(client, audiences, asked or allowed)
