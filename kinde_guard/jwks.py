@@ -68,6 +68,8 @@ class KeySetState:
     last_error: str | None
     fetches: int
     seconds_until_retry: float
+    #: True while a fetch is in flight (a first load, a refresh or a refetch).
+    fetching: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +82,7 @@ class KeySetState:
             "last_error": self.last_error,
             "fetches": self.fetches,
             "seconds_until_retry": round(self.seconds_until_retry, 3),
+            "fetching": self.fetching,
         }
 
 
@@ -311,6 +314,7 @@ class RemoteKeySet:
                 last_error=self._last_error,
                 fetches=self._fetches,
                 seconds_until_retry=max(0.0, retry),
+                fetching=self._inflight is not None,
             )
 
     # -- the policy ----------------------------------------------------------------------------
