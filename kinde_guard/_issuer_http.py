@@ -1,7 +1,8 @@
-"""The HTTP side of the dev issuer: a threaded standard-library server on 127.0.0.1.
+"""The HTTP side of :class:`~kinde_guard.testing.TestIssuer` and of the dev authorization server
+built on it (:mod:`kinde_guard.devserver`): a threaded standard-library server on 127.0.0.1.
 
 Requests become :class:`Request` objects handed to a ``handle(request) -> Response`` callable, so
-the issuer's logic stays testable without sockets and extensible by subclassing.
+the issuers' logic stays testable without sockets and extensible by subclassing.
 """
 
 from __future__ import annotations
