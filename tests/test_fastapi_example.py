@@ -5,6 +5,7 @@ The cases come from tests/example_cases.py, the table the Flask example is held 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -96,3 +97,17 @@ def test_example_refuses_to_start_without_configuration() -> None:
     assert result.returncode != 0
     assert "KINDE_DOMAIN is not set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_docs_pages_and_their_files_are_served_by_the_app_itself(base_url: str) -> None:
+    for page in ("/docs", "/redoc"):
+        html = httpx.get(base_url + page).text
+        # Every script, style sheet and icon comes from this app: no CDN, so the page works offline.
+        files = re.findall(r"""(?:src|href)=["']([^"']+)""", html)
+        assert files and all(url.startswith("/docs-assets/") for url in files), (page, files)
+        assert "cdn.jsdelivr.net" not in html and "fonts.googleapis.com" not in html
+    for name, kind in [("swagger-ui-bundle.js", "javascript"), ("swagger-ui.css", "css"), ("favicon.png", "png")]:
+        asset = httpx.get(f"{base_url}/docs-assets/{name}")
+        assert asset.status_code == 200 and kind in asset.headers["content-type"] and len(asset.content) > 1000
+    redirect = httpx.get(base_url + "/docs/oauth2-redirect")
+    assert redirect.status_code == 200 and "swaggerUIRedirectOauth2" in redirect.text

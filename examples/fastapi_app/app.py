@@ -24,6 +24,8 @@ from pydantic import BaseModel, Field, ValidationError
 from kinde_guard import AuthError, Claims, ConfigurationError, GuardConfig, JWKSError, KindeGuard
 from kinde_guard.fastapi import KindeAuth
 
+from .offline_docs import serve_docs_offline
+
 
 class NewOrder(BaseModel):
     """Every field is optional, so ``{}`` (or no body at all) orders one coffee."""
@@ -49,8 +51,11 @@ def create_app(guard: KindeGuard, *, client_id: str = "") -> FastAPI:
     app = FastAPI(
         title="Orders API (kinde_guard example)",
         swagger_ui_init_oauth=kinde.swagger_ui_init_oauth(client_id=client_id, scopes=["openid"]),
+        docs_url=None,  # FastAPI's own pages load Swagger UI from a CDN: serve_docs_offline serves them
+        redoc_url=None,
     )
     kinde.install(app)
+    serve_docs_offline(app)  # /docs (with Authorize), /docs/oauth2-redirect and /redoc, no internet needed
     # In memory, per app: this is an example, not a database.
     orders: dict[str, dict[str, Any]] = {
         "ord_1": {"id": "ord_1", "item": "coffee", "quantity": 2, "owner": "kp_example"},

@@ -1,21 +1,24 @@
-"""README snippet: Flask (tests/test_readme.py runs it against a local issuer)."""
+"""README snippet: Flask (tests/test_readme.py runs it against a local issuer).
+
+Serve it with ``flask --app examples.snippets.flask_quickstart run`` (Flask calls ``create_app()``).
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask
 
+from kinde_guard import KindeGuard
 from kinde_guard.flask import FlaskKindeGuard, current_claims
 
-kinde = FlaskKindeGuard()
 
-
-def create_app(**config: Any) -> Flask:
+def create_app(guard: KindeGuard | None = None) -> Flask:
+    """The API, guarded by ``guard`` (a test passes one) or else by one built from the KINDE_* settings."""
     app = Flask(__name__)
-    app.config.update(KINDE_DOMAIN="https://acme.kinde.com", KINDE_AUDIENCE="https://api.acme.com")
-    app.config.update(config)
-    kinde.init_app(app)  # reads KINDE_* from app.config; errors become JSON + WWW-Authenticate
+    app.config.update({k: v for k, v in os.environ.items() if k.startswith("KINDE_")})  # or your config files
+    kinde = FlaskKindeGuard(app, guard=guard)  # None: built from app.config's KINDE_*; refusals become JSON
 
     @app.get("/orders")
     @kinde.require(scopes=["read:orders"])

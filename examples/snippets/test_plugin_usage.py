@@ -6,19 +6,26 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
+from examples.snippets.fastapi_quickstart import create_app  # your app's factory: importing it builds nothing
 from kinde_guard.testing import DevIssuer
 
 
-def test_orders(kinde_issuer: DevIssuer, kinde_token: Callable[..., str], kinde_env: dict[str, str]) -> None:
-    from examples.fastapi_app.app import create_app  # your app; kinde_env points KINDE_* at the issuer
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
-    client = TestClient(create_app(kinde_issuer.guard()))
 
-    def auth(token: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token}"}
+def test_orders(kinde_issuer: DevIssuer, kinde_token: Callable[..., str]) -> None:
+    client = TestClient(create_app(kinde_issuer.guard()))  # a guard that trusts the test issuer
 
     assert client.get("/orders").status_code == 401
     assert client.get("/orders", headers=auth(kinde_token(scopes=["read:orders"]))).status_code == 200
-    assert client.post("/orders", headers=auth(kinde_token(scopes=["read:orders"]))).status_code == 403
-    assert client.post("/orders", headers=auth(kinde_token(m2m=True, scopes=["write:orders"]))).status_code == 201
-    assert client.get("/me", headers=auth(kinde_token(expired=True))).status_code == 401
+    assert client.get("/orders", headers=auth(kinde_token(scopes=["write:orders"]))).status_code == 403
+    assert client.get("/orders", headers=auth(kinde_token(m2m=True, scopes=["read:orders"]))).status_code == 200
+    assert client.get("/orders", headers=auth(kinde_token(expired=True))).status_code == 401
+    assert client.delete("/orders/1", headers=auth(kinde_token(permissions=["delete:orders"]))).status_code == 204
+
+
+def test_orders_configured_from_the_environment(kinde_env: dict[str, str], kinde_token: Callable[..., str]) -> None:
+    client = TestClient(create_app())  # the guard from KINDE_DOMAIN and KINDE_AUDIENCE, which kinde_env set
+
+    assert client.get("/orders", headers=auth(kinde_token(scopes=["read:orders"]))).status_code == 200
