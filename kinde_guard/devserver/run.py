@@ -32,9 +32,9 @@ def run(
     """Serve until SIGINT/SIGTERM (or ``stop`` is set). Binds 127.0.0.1 only, never another address."""
     config = load_config(config_path)
     keys_dir = Path(keys_dir) if keys_dir is not None else default_keys_dir()
-    issuer = DevAuthorizationServer(config, key=load_or_create_key(keys_dir))
+    server = DevAuthorizationServer(config, key=load_or_create_key(keys_dir))
     try:
-        issuer.serve(port)
+        server.serve(port)
     except OSError as exc:
         raise ConfigurationError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror} (try --port).") from None
     stop = stop or threading.Event()
@@ -42,25 +42,25 @@ def run(
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        _banner(issuer, keys_dir, config_path, out)
+        _banner(server, keys_dir, config_path, out)
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
         pass
     finally:
-        issuer.stop()
+        server.stop()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         print("kinde-guard dev issuer stopped.", file=out, flush=True)
 
 
-def _banner(issuer: DevAuthorizationServer, keys_dir: Path, config_path: str | Path | None, out: TextIO) -> None:
-    config = issuer.config
+def _banner(server: DevAuthorizationServer, keys_dir: Path, config_path: str | Path | None, out: TextIO) -> None:
+    config = server.config
     lines = [
         "kinde-guard dev issuer: FOR DEVELOPMENT AND TESTS ONLY. Never use it as a real identity provider.",
-        f"  issuer     {issuer.url}   (listening on 127.0.0.1 only)",
-        f"  discovery  {issuer.url}/.well-known/openid-configuration",
-        f"  signing    kid {issuer.kid}  (key in {keys_dir})",
+        f"  issuer     {server.url}   (listening on 127.0.0.1 only)",
+        f"  discovery  {server.url}/.well-known/openid-configuration",
+        f"  signing    kid {server.kid}  (key in {keys_dir})",
         f"  config     {config_path or 'built-in defaults'}",
     ]
     for api in config.apis.values():
@@ -70,7 +70,7 @@ def _banner(issuer: DevAuthorizationServer, keys_dir: Path, config_path: str | P
         lines.append(f"  client     {client.client_id} ({client.type})  {where}")
     for user in config.users:
         lines.append(f"  user       {user.email}  {user.id}")
-    lines.append(f"Try:  {shlex.join(try_command(config, issuer.url))}")
+    lines.append(f"Try:  {shlex.join(try_command(config, server.url))}")
     print("\n".join(lines), file=out, flush=True)
 
 
