@@ -26,15 +26,18 @@ demo: $(STAMP)
 test: lint
 	$(PY) -m pytest -q
 
-# The matrix: `make test` (lint, and the suite on the .venv's Python, 3.11), then the suite on
-# 3.12 and 3.13 in nox sessions (noxfile.py). The interpreters are pyenv's when pyenv is there
-# (`pyenv prefix 3.12` finds the installed 3.12.x), else python3.12/python3.13 from PATH; nox
-# fails, never skips, when one is missing.
-MATRIX := 3.12 3.13
+# The matrix: `make test` (lint, and the suite on the .venv's Python, 3.11 here), then the suite on
+# every other version of noxfile.py's PYTHONS (3.12 and 3.13) in nox sessions. The interpreters are
+# pyenv's when pyenv is there (`pyenv prefix 3.12` finds the installed 3.12.x), else python3.12 and
+# python3.13 from PATH; nox fails, never skips, when one is missing, and never downloads one.
+PYTHONS = $(shell sed -n 's/^PYTHONS = \[\(.*\)\]$$/\1/p' noxfile.py | tr -d '",')
+VENV_PYTHON = $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+MATRIX = $(filter-out $(VENV_PYTHON),$(PYTHONS))
 PYENV = $(or $(shell command -v pyenv 2>/dev/null),$(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/bin/pyenv))
 MATRIX_PATH = $(if $(PYENV),$(shell for v in $(MATRIX); do p=$$($(PYENV) prefix $$v 2>/dev/null) && printf '%s/bin:' "$$p"; done))
 
 test-all: test
+	@test -n "$(MATRIX)" || { echo "no version besides $(VENV_PYTHON) in noxfile.py's PYTHONS to test" >&2; exit 1; }
 	PATH="$(MATRIX_PATH)$$PATH" $(PY) -m nox --error-on-missing-interpreters --download-python never \
 		-s $(foreach v,$(MATRIX),tests-$(v))
 
