@@ -15,6 +15,7 @@ rare — a key-set fetch per TTL or cooldown — so one thread per call costs no
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import threading
@@ -99,10 +100,8 @@ def _shut(connection: http.client.HTTPConnection) -> None:
     # already closed, or handed over to TLS, has no descriptor any more and raises: nothing to do.
     sock = connection.sock
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 _current = threading.local()
