@@ -386,3 +386,109 @@ def test_a_token_that_cannot_be_cached_is_still_printed(env: Env, tmp_path: Path
     not_a_directory.write_text("")
     code, out, err = sign_in_once(env, *env.args(), XDG_CACHE_HOME=str(not_a_directory))
     assert code == 0 and JWT.fullmatch(out.strip()) and "Could not cache the token" in err
+
+
+def run_command(env: Env, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kinde_guard", *argv], capture_output=True, text=True, env=env.environ(), timeout=60
+    )
+
+
+def kid_of(token: str) -> str:
+    kid = jwt.get_unverified_header(token)["kid"]
+    assert isinstance(kid, str)
+    return kid
+
+
+def token_again(env: Env, *extra: str) -> subprocess.CompletedProcess[str]:
+    """`token` once more, unable to complete a sign-in (one second, no browser): only the cache can answer."""
+    return run_command(
+        env, "token", *env.args(*extra), "--redirect-uri", env.callback, "--timeout", "1", "--no-browser"
+    )
+
+
+def test_a_cached_token_whose_key_left_the_jwks_is_replaced(env: Env) -> None:
+    code, first, err = sign_in_once(env, *env.args())
+    assert code == 0, err
+    old_kid = kid_of(first.strip())
+    new_kid = env.issuer.rotate()  # the old key is gone from the JWKS
+    again = token_again(env)
+    assert again.returncode == 0, again.stderr
+    token = again.stdout.strip()
+    assert token != first.strip() and kid_of(token) == new_kid != old_kid
+    assert old_kid in again.stderr and "no longer" in again.stderr and "Refreshed" in again.stderr
+    assert env.issuer.guard().verify(token)
+    # Without a refresh token to fall back on, the user is asked to sign in again.
+    path = next((env.cache / "kinde-guard").iterdir())
+    entry = json.loads(path.read_text())
+    del entry["refresh_token"]
+    path.write_text(json.dumps(entry))
+    env.issuer.rotate()
+    signed_out = token_again(env)
+    assert signed_out.returncode == 1 and "no sign-in completed within 1 s" in signed_out.stderr
+
+
+def test_a_cached_token_is_still_used_when_the_jwks_cannot_be_fetched_and_the_user_is_told(env: Env) -> None:
+    code, first, err = sign_in_once(env, *env.args())
+    assert code == 0, err
+    env.issuer.jwks_status = 500
+    again = token_again(env)
+    assert again.returncode == 0 and again.stdout == first, again.stderr
+    assert "Could not fetch the keys" in again.stderr and "--fresh" in again.stderr
+
+
+def test_refresh_after_the_readmes_token_line_needs_no_scope(env: Env) -> None:
+    # The README's dev-issuer line asks for a scope of its own; its `refresh` line names none.
+    code, first, err = sign_in_once(env, *env.args("--scope", "openid email offline read:orders write:orders"))
+    assert code == 0, err
+    result = run_command(env, "refresh", *env.args())
+    assert result.returncode == 0, result.stderr
+    refreshed = env.issuer.guard().verify(result.stdout.strip(), scopes=["read:orders", "write:orders"])
+    assert (
+        result.stdout != first
+        and refreshed.sub == jwt.decode(first.strip(), options={"verify_signature": False})["sub"]
+    )
+    # The refreshed token replaced the cached one: `token` with that scope now hands it out.
+    again = token_again(env, "--scope", "openid email offline read:orders write:orders")
+    assert again.returncode == 0 and again.stdout == result.stdout, again.stderr
+    assert len(list((env.cache / "kinde-guard").iterdir())) == 1
+    # Another audience has nothing cached.
+    other = run_command(env, "refresh", "--domain", env.issuer.url, "--client-id", DEFAULT_CLIENT_ID)
+    assert other.returncode == 1 and "no cached refresh token" in other.stderr
+
+
+def test_refresh_without_a_scope_takes_the_newest_cached_token(env: Env) -> None:
+    assert sign_in_once(env, *env.args("--scope", "openid offline"))[0] == 0
+    assert sign_in_once(env, *env.args("--scope", "openid offline read:orders"))[0] == 0
+    result = run_command(env, "refresh", *env.args())
+    assert result.returncode == 0, result.stderr
+    assert env.issuer.guard().verify(result.stdout.strip()).scopes == {"openid", "offline", "read:orders"}
+
+
+def test_token_warns_when_the_token_names_no_audience(env: Env) -> None:
+    code, out, err = sign_in_once(env, "--domain", env.issuer.url, "--client-id", DEFAULT_CLIENT_ID)
+    assert code == 0 and jwt.decode(out.strip(), options={"verify_signature": False})["aud"] == []
+    assert "no audience" in err and "--audience" in err
+    _, _, with_audience = sign_in_once(env, *env.args(), "--fresh")
+    assert "no audience" not in with_audience
+
+
+def test_token_and_m2m_scopes_are_space_separated_and_repeatable(env: Env) -> None:
+    scopes = ["--scope", "openid", "--scope", "email offline read:orders"]
+    run = Run(env, ["token", *env.args(*scopes), "--no-browser", "--redirect-uri", env.callback, "--timeout", "30"])
+    url = run.sign_in_url()
+    assert parse_qs(urlsplit(url).query)["scope"] == ["openid email offline read:orders"]
+    assert browse(url)[0] == 200
+    code, out, err = run.finish()
+    assert code == 0 and env.issuer.guard().verify(out.strip()).scopes >= {"offline", "read:orders"}, err
+    m2m = run_command(
+        env,
+        "m2m",
+        *env.args("--client-secret", DEFAULT_M2M_SECRET, client=DEFAULT_M2M_CLIENT_ID),
+        "--scope",
+        "read:orders",
+        "--scope",
+        "write:orders",
+    )
+    assert m2m.returncode == 0, m2m.stderr
+    assert env.issuer.guard().verify(m2m.stdout.strip()).scopes == {"read:orders", "write:orders"}

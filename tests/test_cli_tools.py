@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
+from importlib import metadata
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+import kinde_guard
 from kinde_guard.cli import main
 from kinde_guard.devserver import KindeDevIssuer
 from kinde_guard.devserver.records import Grant
@@ -249,3 +253,109 @@ def test_dev_issuer_prints_its_default_config(capsys: pytest.CaptureFixture[str]
     doc = json.loads(out)
     assert code == 0 and doc["apis"][0] == {"audience": DEFAULT_AUDIENCE, "scopes": ["read:orders", "write:orders"]}
     assert doc["users"][0]["organizations"]["org_dev"]["permissions"] == ["delete:orders"]
+
+
+def one_sentence(err: str) -> str:
+    """The error message of a failed command: one line, one sentence, no traceback."""
+    assert err.startswith("kinde-guard: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    message = err.removeprefix("kinde-guard: error: ").strip()
+    assert message.endswith(".") and not re.search(r"[.;!?]\s+[A-Z]", message), message
+    return message
+
+
+@pytest.mark.parametrize(
+    ("option", "values"),
+    [
+        ("--scope", ["read:orders write:orders"]),
+        ("--scope", ["read:orders", "write:orders"]),
+        ("--permission", ["delete:orders refund:orders"]),
+        ("--permission", ["delete:orders", "refund:orders"]),
+    ],
+)
+def test_check_scopes_and_permissions_are_space_separated_and_repeatable(
+    issuer: DevIssuer, capsys: pytest.CaptureFixture[str], option: str, values: list[str]
+) -> None:
+    kind = "scopes" if option == "--scope" else "permissions"
+    given = {"scopes": ["read:orders"], "permissions": ["delete:orders"]}
+    both = {"scopes": ["read:orders", "write:orders"], "permissions": ["delete:orders", "refund:orders"]}
+    extra = [a for value in values for a in (option, value)]
+    with issuer.serve():
+        missing = run(check_argv(issuer, issuer.mint(**given), *extra, "--json"), capsys)
+        passing = run(check_argv(issuer, issuer.mint(**both), *extra, "--json"), capsys)
+    doc = json.loads(missing[1])
+    row = next(c for c in doc["checks"] if c["check"] == kind)
+    assert missing[0] == 1 and row["status"] == "fail" and "missing: " in row["detail"]
+    assert row["detail"].split("missing: ")[1].startswith(both[kind][1]), row
+    assert passing[0] == 0, passing[1]
+
+
+def test_check_without_an_audience_names_the_flag_and_the_variable_in_one_sentence(
+    issuer: DevIssuer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KINDE_AUDIENCE", raising=False)
+    with issuer.serve():
+        code, out, err = run(["check", issuer.mint(), "--domain", issuer.url], capsys)
+    message = one_sentence(err)
+    assert code == 1 and out == ""
+    assert "--audience" in message and "KINDE_AUDIENCE" in message
+    assert "audience=" not in message and "insecure_accept_empty_audience" not in message
+
+
+@pytest.mark.parametrize(
+    ("extra", "flag"),
+    [
+        (["--issuer", "https://acme.kinde.com/"], "--issuer"),
+        (["--jwks-uri", "ftp://example.com/jwks"], "--jwks-uri"),
+        (["--jwks-uri", "http://example.com/jwks"], "--jwks-uri"),
+        (["--leeway", "-1"], "--leeway"),
+    ],
+)
+def test_check_settings_errors_name_flags_not_keyword_arguments(
+    issuer: DevIssuer, capsys: pytest.CaptureFixture[str], extra: list[str], flag: str
+) -> None:
+    with issuer.serve():
+        code, out, err = run(check_argv(issuer, issuer.mint(), *extra), capsys)
+    message = one_sentence(err)
+    assert code == 1 and out == "" and message.startswith(flag), message
+
+
+def test_check_against_an_unreachable_domain_prints_only_its_own_sentences() -> None:
+    token = DevIssuer().mint()
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        domain = f"http://127.0.0.1:{s.getsockname()[1]}"
+    result = subprocess.run(
+        [sys.executable, "-m", "kinde_guard", "check", token, "--domain", domain, "--audience", DEFAULT_AUDIENCE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1 and result.stdout.startswith("FAIL  key and signature  no signing key")
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("command", ["check", "decode"])
+def test_a_pasted_bearer_value_is_accepted_with_a_note(
+    issuer: DevIssuer, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    with issuer.serve():
+        token = issuer.mint()
+        argv = check_argv(issuer, f"Bearer {token}") if command == "check" else ["decode", f"bearer {token}"]
+        code, out, err = run(argv, capsys)
+    assert code == 0, out + err
+    assert "Bearer" in err and "prefix" in err
+    assert "passes" in out if command == "check" else "NOT VERIFIED" in out
+
+
+@pytest.mark.parametrize("sub", [None, *SUBCOMMANDS])
+def test_no_help_shows_a_default_of_none(sub: str | None, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main([sub, "--help"] if sub else ["--help"])
+    out = capsys.readouterr().out
+    assert "None" not in out, out
+
+
+def test_version_prints_the_package_version() -> None:
+    result = subprocess.run([sys.executable, "-m", "kinde_guard", "--version"], capture_output=True, text=True)
+    expected = getattr(kinde_guard, "__version__", None) or metadata.version("kinde-guard")
+    assert result.returncode == 0 and result.stdout == f"kinde-guard {expected}\n"

@@ -1,7 +1,8 @@
 """The token helper's per-user cache: ``$XDG_CACHE_HOME/kinde-guard/`` (default ``~/.cache/kinde-guard/``).
 
 The directory is 0700 and every file 0600; one JSON file per (domain, client, audience, scope,
-organization), named by a hash of those. Nothing else is written under the home directory.
+organization) — the cache key, order-insensitive in audiences and scopes — named by a hash of
+those. Nothing else is written under the home directory.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,22 @@ class TokenCache:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+    def newest(self, match: Callable[[dict[str, Any]], bool]) -> tuple[str, dict[str, Any]] | None:
+        """The most recently saved entry ``match`` accepts, with its key; None when there is none."""
+        found: list[tuple[int, str, dict[str, Any]]] = []
+        for path in self.directory.glob("token-*.json"):
+            key = path.name[len("token-") : -len(".json")]
+            entry = self.load(key)
+            if entry is not None and match(entry):
+                try:
+                    found.append((path.stat().st_mtime_ns, key, entry))
+                except OSError:  # removed meanwhile
+                    continue
+        if not found:
+            return None
+        _, key, entry = max(found, key=lambda item: item[0])
+        return key, entry
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)

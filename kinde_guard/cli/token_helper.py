@@ -18,10 +18,22 @@ from urllib.parse import urlencode, urlsplit
 
 from .._http import FetchError, fetch_url
 from ..config import is_loopback_host
+from ..jwks import parse_jwks
 from .loopback import CallbackListener, TokenHelperError
 from .pkce import make_nonce, make_state, make_verifier, s256_challenge
 
-__all__ = ["AuthFlow", "Endpoints", "TokenHelperError", "discover", "normalize_domain", "post_token"]
+__all__ = [
+    "AuthFlow",
+    "Endpoints",
+    "TokenHelperError",
+    "client_credentials",
+    "discover",
+    "expires_at",
+    "normalize_domain",
+    "post_token",
+    "refresh",
+    "signing_kids",
+]
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:53180/callback"
 DEFAULT_SCOPE = "openid email offline"
@@ -45,10 +57,11 @@ def normalize_domain(domain: str) -> str:
 class Endpoints:
     authorization: str
     token: str
+    jwks: str
 
     @classmethod
     def kinde_defaults(cls, domain: str) -> Endpoints:
-        return cls(f"{domain}/oauth2/auth", f"{domain}/oauth2/token")
+        return cls(f"{domain}/oauth2/auth", f"{domain}/oauth2/token", f"{domain}/.well-known/jwks")
 
 
 def discover(domain: str, timeout: float = HTTP_TIMEOUT) -> Endpoints:
@@ -67,10 +80,24 @@ def discover(domain: str, timeout: float = HTTP_TIMEOUT) -> Endpoints:
         return fallback
     if not isinstance(doc, dict):
         return fallback
-    auth, token = doc.get("authorization_endpoint"), doc.get("token_endpoint")
+    auth, token, jwks = doc.get("authorization_endpoint"), doc.get("token_endpoint"), doc.get("jwks_uri")
     if not isinstance(auth, str) or not isinstance(token, str):
         return fallback
-    return Endpoints(auth, token)
+    return Endpoints(auth, token, jwks if isinstance(jwks, str) else fallback.jwks)
+
+
+def signing_kids(jwks_uri: str, timeout: float = HTTP_TIMEOUT) -> frozenset[str]:
+    """The kids of the usable signing keys the issuer publishes now; TokenHelperError if unknown."""
+    try:
+        response = fetch_url(jwks_uri, timeout, 1024 * 1024)
+    except FetchError as exc:
+        raise TokenHelperError(str(exc)) from None
+    if response.status != 200:
+        raise TokenHelperError(f"{jwks_uri} answered HTTP {response.status}")
+    try:
+        return frozenset(parse_jwks(response.body))
+    except ValueError as exc:
+        raise TokenHelperError(f"{jwks_uri}: {exc}") from None
 
 
 def post_token(url: str, fields: dict[str, str], timeout: float = HTTP_TIMEOUT) -> dict[str, Any]:
@@ -174,11 +201,13 @@ class AuthFlow:
         print(message, file=self.log, flush=True)
 
 
-def refresh(domain: str, client_id: str, client_secret: str | None, refresh_token: str) -> dict[str, Any]:
+def refresh(
+    domain: str, client_id: str, client_secret: str | None, refresh_token: str, endpoints: Endpoints | None = None
+) -> dict[str, Any]:
     fields = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id}
     if client_secret:
         fields["client_secret"] = client_secret
-    return post_token(discover(domain).token, fields)
+    return post_token((endpoints or discover(domain)).token, fields)
 
 
 def client_credentials(
