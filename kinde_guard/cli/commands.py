@@ -106,7 +106,7 @@ def _add_identity(parser: argparse.ArgumentParser, scope_help: str) -> None:
     parser.add_argument(
         "--audience",
         action="append",
-        help="API audience; space-separated and repeatable (env KINDE_AUDIENCE, space-separated)",
+        help="API audience; space-separated and repeatable (env KINDE_AUDIENCE)",
     )
     parser.add_argument("--scope", action="append", help=f"scopes, space-separated and repeatable; {scope_help}")
     parser.add_argument("--json", action="store_true", help="print the token response and decoded claims as JSON")
@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     ref = _sub(
         subs, "refresh", "Refresh the cached token with its refresh token; print the new access token.", cmd_refresh
     )
-    _add_identity(ref, "the scope of the `token` run to refresh (default: the newest cached one)")
+    _add_identity(ref, "the scope of the `token` run whose token to refresh (default: the newest cached one)")
     ref.add_argument("--org-code", help="the organization the token was signed into")
     decode = _sub(subs, "decode", "Show a token's header and claims (NOT verified), times readable.", cmd_decode)
     decode.add_argument("token", nargs="?", metavar="TOKEN|-", help="the token, or - (default) to read standard input")

@@ -26,7 +26,8 @@ KINDE_CLIENT_SECRET, KINDE_AUDIENCE (space-separated).""",
   kinde-guard refresh                       # with the KINDE_* environment of an earlier `token`
   kinde-guard refresh --domain https://acme.kinde.com --client-id CLIENT_ID --audience https://api.acme.com
 
-Uses the refresh token cached by `kinde-guard token` (granted with the scope "offline").""",
+Uses the refresh token cached by `kinde-guard token` (granted with the scope "offline"). Without
+--scope, it refreshes the newest token cached for the domain, client, audience and organization.""",
     "decode": """examples:
   kinde-guard decode eyJhbGciOi...
   kinde-guard token | kinde-guard decode -
@@ -35,9 +36,10 @@ Uses the refresh token cached by `kinde-guard token` (granted with the scope "of
 Shows the header and claims WITHOUT verifying them; use `kinde-guard check` to verify.""",
     "check": """examples:
   kinde-guard check "$TOKEN" --domain https://acme.kinde.com --audience https://api.acme.com --scope read:orders
-  kinde-guard token | kinde-guard check - --permission delete:orders
+  kinde-guard token | kinde-guard check - --scope "read:orders write:orders" --permission delete:orders
   kinde-guard check "$TOKEN" --domain http://127.0.0.1:53181 --audience https://api.example.com --json
 
+A value pasted with its "Bearer " prefix is accepted (the prefix is dropped, with a note).
 Exit status 0 when every check passes, 1 otherwise.""",
     "dev-issuer": """examples:
   kinde-guard dev-issuer                              # http://127.0.0.1:53181, built-in demo tenant
