@@ -188,15 +188,12 @@ class KindeGuardMiddleware:
             attach_claims(scope, None)
             await self.app(scope, receive, send)
             return
-        guard = self.guard
         try:
             header = authorization_header(scope)
             # A token verified before is a cache hit: answered without a coroutine or an await.
-            token, claims = guard._hit(header)
+            claims = self.guard.authenticate_cached(header)
             if claims is None:
-                claims = await self._authenticate(header, token)
-            elif guard._always_authorize:
-                guard._authorize(claims, None, None, "all", token)
+                claims = await self._authenticate(header)
         except (AuthError, JWKSError) as exc:
             await _refuse(scope, receive, send, self.guard.render_error(exc, self.realm))
             return
@@ -208,9 +205,9 @@ class KindeGuardMiddleware:
         path, query = self._metadata
         return scope["path"] == path and (not query or scope.get("query_string", b"") == query)
 
-    async def _authenticate(self, header: bytes | None, token: str | None) -> Claims | None:
+    async def _authenticate(self, header: bytes | None) -> Claims | None:
         try:
-            return await self.guard._authenticate_missed(header, token)
+            return await self.guard.authenticate_async(header)
         except MissingTokenError:
             # No bearer credentials at all (none, or another scheme): anonymous when allowed.
             if self.required:

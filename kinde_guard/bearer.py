@@ -10,10 +10,25 @@ import string
 
 from .errors import InvalidRequestError, MissingTokenError
 
-__all__ = ["parse_authorization"]
+__all__ = ["bearer_value", "parse_authorization"]
 
 # RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; b64token = 1*(ALPHA/DIGIT/-._~+/) *"=".
 _B64TOKEN_CHARS = (string.ascii_letters + string.digits + "-._~+/").encode("ascii")
+
+
+def bearer_value(header: object) -> str | None:
+    """The text after ``Bearer `` (any case) of a header value, unchecked; ``None`` for any other
+    shape. Only for looking a token up among verified ones before parsing: anything it returns
+    that is not a cached verdict must go through :func:`parse_authorization`.
+
+    >>> bearer_value(b"Bearer abc.def.ghi"), bearer_value("Basic x"), bearer_value(None)
+    ('abc.def.ghi', None, None)
+    """
+    if type(header) is bytes:
+        header = header.decode("latin-1")
+    if type(header) is not str or header[:7].lower() != "bearer ":
+        return None
+    return header[7:]
 
 
 def parse_authorization(header: str | bytes | None) -> str:

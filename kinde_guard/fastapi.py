@@ -40,6 +40,7 @@ from .asgi import authorization_header
 from .claims import Claims, Match
 from .errors import AuthError, JWKSError, MissingTokenError
 from .guard import KindeGuard
+from .requirements import NO_REQUIREMENTS, Requirements
 from .responses import render_error
 
 __all__ = ["KindeAuth", "KindeAuthHTTPException", "kinde_exception_handler"]
@@ -107,7 +108,8 @@ class KindeAuth(SecurityBase):
         self._warned = False
 
     async def __call__(self, conn: HTTPConnection, security_scopes: SecurityScopes) -> Claims | None:
-        return await self._claims(conn, security_scopes.scopes, (), "all")
+        scopes = security_scopes.scopes
+        return await self._claims(conn, Requirements(scopes=scopes) if scopes else NO_REQUIREMENTS)
 
     def require_permissions(
         self, *permissions: str, match: Match = "all"
@@ -117,6 +119,8 @@ class KindeAuth(SecurityBase):
         >>> # async def delete(claims: Annotated[Claims, Depends(kinde.require_permissions("delete:orders"))])
         """
 
+        needs = Requirements(permissions=permissions, match=match)
+
         async def permitted(
             conn: HTTPConnection,
             # Depending on the scheme itself keeps the route's security requirement in OpenAPI.
@@ -125,7 +129,7 @@ class KindeAuth(SecurityBase):
             if claims is None:
                 return None
             try:
-                self.guard.authorize(claims, permissions=permissions, match=match)
+                self.guard.authorize(claims, requirements=needs)
             except AuthError as exc:
                 raise self._http_error(conn, exc) from None
             return claims
@@ -164,16 +168,14 @@ class KindeAuth(SecurityBase):
 
     # -- internals -------------------------------------------------------------------------------
 
-    async def _claims(
-        self, conn: HTTPConnection, scopes: Iterable[str], permissions: Iterable[str], match: Match
-    ) -> Claims | None:
+    async def _claims(self, conn: HTTPConnection, needs: Requirements) -> Claims | None:
         try:
             already = conn.scope.get("state", {}).get("kinde_claims")
             if isinstance(already, Claims):
-                self.guard.authorize(already, scopes=scopes, permissions=permissions, match=match)
+                self.guard.authorize(already, requirements=needs)
                 return already
             header = authorization_header(conn.scope)
-            return await self.guard.authenticate_async(header, scopes=scopes, permissions=permissions, match=match)
+            return await self.guard.authenticate_async(header, requirements=needs)
         except MissingTokenError as exc:
             if not self.auto_error:
                 return None

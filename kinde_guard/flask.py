@@ -41,6 +41,7 @@ from .claims import Claims, Match
 from .config import GuardConfig
 from .errors import AuthError, JWKSError
 from .guard import KindeGuard
+from .requirements import Requirements
 from .resource import METADATA_HEADERS, metadata_path
 
 __all__ = ["EXTENSION_KEY", "FlaskKindeGuard", "current_claims"]
@@ -164,31 +165,11 @@ class FlaskKindeGuard:
         ... def orders() -> list[str]:
         ...     return []
         """
-        if match not in ("all", "any"):
-            raise ValueError("match must be 'all' or 'any'")
-        needs = _Needs(
-            None if scopes is None else _names(scopes, "scopes"),
-            None if permissions is None else _names(permissions, "permissions"),
-            match,
-        )
-        self.required_scopes.update(needs.scopes or ())
+        needs = Requirements(scopes=scopes, permissions=permissions, match=match)
+        self.required_scopes.update(needs.scopes)
         if view is not None:
             return _guarded(view, needs)
         return lambda v: _guarded(v, needs)
-
-
-@dataclass(frozen=True)
-class _Needs:
-    scopes: tuple[str, ...] | None
-    permissions: tuple[str, ...] | None
-    match: Match
-
-
-def _names(values: Iterable[str], what: str) -> tuple[str, ...]:
-    if isinstance(values, str):
-        # require(scopes="read:orders") would otherwise require the scopes "r", "e", "a", ...
-        raise TypeError(f"{what} must be a list of names, e.g. {what}=[{values!r}]")
-    return tuple(values)
 
 
 def _state(app: Flask | None = None) -> _AppState:
@@ -202,34 +183,27 @@ def _state(app: Flask | None = None) -> _AppState:
     return state
 
 
-def _check_sync(needs: _Needs) -> None:
+def _check_sync(needs: Requirements) -> None:
     guard = _state().guard
     claims = g.get(_G_CLAIMS)
     if isinstance(claims, Claims):
         # Stacked decorators: the token was verified by this app's guard for this very request.
-        guard.authorize(claims, scopes=needs.scopes, permissions=needs.permissions, match=needs.match)
+        guard.authorize(claims, requirements=needs)
         return
-    header = request.headers.get("Authorization")
-    g.setdefault(
-        _G_CLAIMS,
-        guard.authenticate(header, scopes=needs.scopes, permissions=needs.permissions, match=needs.match),
-    )
+    g.setdefault(_G_CLAIMS, guard.authenticate(request.headers.get("Authorization"), requirements=needs))
 
 
-async def _check_async(needs: _Needs) -> None:
+async def _check_async(needs: Requirements) -> None:
     guard = _state().guard
     claims = g.get(_G_CLAIMS)
     if isinstance(claims, Claims):
-        guard.authorize(claims, scopes=needs.scopes, permissions=needs.permissions, match=needs.match)
+        guard.authorize(claims, requirements=needs)
         return
-    header = request.headers.get("Authorization")
-    claims = await guard.authenticate_async(
-        header, scopes=needs.scopes, permissions=needs.permissions, match=needs.match
-    )
+    claims = await guard.authenticate_async(request.headers.get("Authorization"), requirements=needs)
     g.setdefault(_G_CLAIMS, claims)
 
 
-def _guarded(view: View, needs: _Needs) -> View:
+def _guarded(view: View, needs: Requirements) -> View:
     if inspect.iscoroutinefunction(view):
 
         @functools.wraps(view)

@@ -1,5 +1,12 @@
 """KindeGuard: verify Kinde access tokens (sync and async), with a verified-token cache.
 
+The request pipeline every adapter calls (docs/architecture.md, "Request pipeline"):
+:meth:`KindeGuard.authenticate` / :meth:`~KindeGuard.authenticate_async` turn an ``Authorization``
+header value and a route's :class:`~kinde_guard.Requirements` into :class:`~kinde_guard.Claims` or
+an :class:`~kinde_guard.AuthError` / :class:`~kinde_guard.JWKSError`, which
+:meth:`~KindeGuard.render_error` turns into the one answer (status, headers, JSON body). Inside:
+the cache lookup, parsing, the key, the signature, the claims, then the authorization step.
+
 >>> guard = KindeGuard(domain="https://acme.kinde.com", audience=["https://api.acme.com"])
 >>> guard.config.jwks_uri
 'https://acme.kinde.com/.well-known/jwks'
@@ -14,14 +21,17 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ._http import Fetcher
-from .bearer import parse_authorization
+from .bearer import bearer_value, parse_authorization
 from .claims import Claims, Match
 from .config import GuardConfig
 from .errors import AuthError, ConfigurationError, JWKSError
-from .jwks import KeySetState, RemoteKeySet, SigningKey
+from .jwk import SigningKey
+from .jwks import KeySetState, RemoteKeySet
+from .jws import ParsedToken, parse_payload, parse_token, verify_signature
+from .policy import Policy
+from .requirements import NO_REQUIREMENTS, Requirements
 from .resource import metadata_body, metadata_url
 from .responses import ErrorResponse, render_error
-from .verify import ParsedToken, Policy, parse_payload, parse_token, verify_signature
 
 __all__ = ["EventHook", "KindeGuard"]
 
@@ -89,14 +99,8 @@ class KindeGuard:
         # plain dict's oldest key, next(iter(d)), scans the holes earlier deletions left.)
         self._seen_once: OrderedDict[int, None] = OrderedDict()
         self._max_token_bytes = config.max_token_bytes
-        # Whether every call must run the authorization step even when it names no scopes.
-        policy = self._policy
-        self._always_authorize = bool(
-            policy.required_scopes
-            or policy.required_permissions
-            or not policy.allow_m2m
-            or not policy.allow_user_tokens
-        )
+        # Whether every call must run the authorization step even for a route with no requirements.
+        self._always_authorize = self._policy.always_authorizes
         #: Extra auth-params of every Bearer challenge: ``resource_metadata`` when a resource is set.
         self.challenge_params: tuple[tuple[str, str], ...] = (
             (("resource_metadata", metadata_url(config.resource)),) if config.resource else ()
@@ -104,111 +108,120 @@ class KindeGuard:
         self._route_scopes: set[str] = set()
         self._scope_sources: list[Callable[[], Iterable[str]]] = []
 
-    # -- public API --------------------------------------------------------------------------
+    # -- public API: the request pipeline ------------------------------------------------------
 
     def verify(
         self,
         token: str,
         *,
+        requirements: Requirements | None = None,
         scopes: Iterable[str] | None = None,
         permissions: Iterable[str] | None = None,
         match: Match = "all",
     ) -> Claims:
-        """Verify ``token`` and check that it grants ``scopes`` / ``permissions``.
+        """Verify ``token`` and check that it meets the route's ``requirements`` (or, as keywords,
+        grants ``scopes`` / ``permissions`` with ``match``).
 
         Raises an :class:`~kinde_guard.AuthError` subclass when the token is refused and
         :class:`~kinde_guard.JWKSError` when no signing key can be obtained.
         """
+        needs = _needs(requirements, scopes, permissions, match)
         claims = self._cached(token) or self._miss(token)
-        if scopes or permissions or self._always_authorize:
-            self._authorize(claims, scopes, permissions, match, token)
+        if needs is not NO_REQUIREMENTS or self._always_authorize:
+            self._authorize(claims, needs, token)
         return claims
 
     async def verify_async(
         self,
         token: str,
         *,
+        requirements: Requirements | None = None,
         scopes: Iterable[str] | None = None,
         permissions: Iterable[str] | None = None,
         match: Match = "all",
     ) -> Claims:
         """Like :meth:`verify`; a JWKS fetch runs in a worker thread, never blocking the loop."""
+        needs = _needs(requirements, scopes, permissions, match)
         claims = self._cached(token)
         if claims is None:
             claims = await self._miss_async(token)
-        if scopes or permissions or self._always_authorize:
-            self._authorize(claims, scopes, permissions, match, token)
+        if needs is not NO_REQUIREMENTS or self._always_authorize:
+            self._authorize(claims, needs, token)
         return claims
 
     def authenticate(
         self,
         authorization: str | bytes | None,
         *,
+        requirements: Requirements | None = None,
         scopes: Iterable[str] | None = None,
         permissions: Iterable[str] | None = None,
         match: Match = "all",
     ) -> Claims:
-        """Verify the token in an ``Authorization`` header value (``Bearer <token>``).
+        """The pipeline: verify the token of an ``Authorization`` header value (``Bearer <token>``)
+        and check the route's ``requirements``.
 
         No header or another scheme raises :class:`~kinde_guard.MissingTokenError` (401, bare
         challenge); a malformed ``Bearer`` value :class:`~kinde_guard.InvalidRequestError` (400).
+
+        >>> guard = KindeGuard(domain="https://acme.kinde.com", audience="https://api.acme.com")
+        >>> guard.authenticate("Basic dXNlcjpwYXNz")
+        Traceback (most recent call last):
+        ...
+        kinde_guard.errors.MissingTokenError
         """
-        token, claims = self._hit(authorization)
+        needs = _needs(requirements, scopes, permissions, match)
+        token, claims = self._credential(authorization)
         if claims is None:
-            checked = parse_authorization(authorization)
-            # A plain "Bearer <token>" already missed the cache in _hit: no second lookup.
-            claims = None if checked == token else self._cached(checked)
-            if claims is None:
-                claims = self._miss(checked)
-            token = checked
-        if scopes or permissions or self._always_authorize:
-            self._authorize(claims, scopes, permissions, match, token)
+            claims = self._miss(token)
+        if needs is not NO_REQUIREMENTS or self._always_authorize:
+            self._authorize(claims, needs, token)
         return claims
 
     async def authenticate_async(
         self,
         authorization: str | bytes | None,
         *,
+        requirements: Requirements | None = None,
         scopes: Iterable[str] | None = None,
         permissions: Iterable[str] | None = None,
         match: Match = "all",
     ) -> Claims:
-        """Async :meth:`authenticate`."""
-        # authenticate, with the miss awaited: a cache hit needs no await.
-        token, claims = self._hit(authorization)
+        """Async :meth:`authenticate`: a needed JWKS fetch runs in a worker thread."""
+        needs = _needs(requirements, scopes, permissions, match)
+        token, claims = self._credential(authorization)
         if claims is None:
-            return await self._authenticate_missed(authorization, token, scopes, permissions, match)
-        if scopes or permissions or self._always_authorize:
-            self._authorize(claims, scopes, permissions, match, token)
+            claims = await self._miss_async(token)
+        if needs is not NO_REQUIREMENTS or self._always_authorize:
+            self._authorize(claims, needs, token)
         return claims
 
-    async def _authenticate_missed(
-        self,
-        authorization: str | bytes | None,
-        token: str | None,
-        scopes: Iterable[str] | None = None,
-        permissions: Iterable[str] | None = None,
-        match: Match = "all",
-    ) -> Claims:
-        """:meth:`authenticate_async` after ``_hit(authorization)`` gave ``(token, None)``."""
-        checked = parse_authorization(authorization)
-        claims = None if checked == token else self._cached(checked)
-        if claims is None:
-            claims = await self._miss_async(checked)
-        if scopes or permissions or self._always_authorize:
-            self._authorize(claims, scopes, permissions, match, checked)
+    def authenticate_cached(
+        self, authorization: str | bytes | None, *, requirements: Requirements = NO_REQUIREMENTS
+    ) -> Claims | None:
+        """The cache-only half of :meth:`authenticate_async`, for async adapters that answer hits
+        without creating a coroutine: the claims when the header's token is a cached verdict that
+        still holds (``requirements`` checked, raising as :meth:`authenticate` would), else ``None``
+        — then call :meth:`authenticate_async`, which does everything else."""
+        token = bearer_value(authorization)
+        if token is None:
+            return None
+        claims = self._cached(token)
+        if claims is not None and (requirements is not NO_REQUIREMENTS or self._always_authorize):
+            self._authorize(claims, requirements, token)
         return claims
 
     def authorize(
         self,
         claims: Claims,
         *,
+        requirements: Requirements | None = None,
         scopes: Iterable[str] | None = None,
         permissions: Iterable[str] | None = None,
         match: Match = "all",
     ) -> None:
         """Check already verified ``claims`` against a route's needs (raises InsufficientScopeError)."""
-        self._authorize(claims, scopes, permissions, match)
+        self._authorize(claims, _needs(requirements, scopes, permissions, match))
 
     def render_error(self, exc: AuthError | JWKSError, realm: str = "api") -> ErrorResponse:
         """The one error answer (status, headers, JSON body) adapters send for ``exc``."""
@@ -261,23 +274,21 @@ class KindeGuard:
             self._emit("jwks_unavailable", kid=kid, error=exc.description)
             raise
 
-    def _hit(self, authorization: object) -> tuple[str | None, Claims | None]:
-        """Look a plain ``Bearer <token>`` value up in the verified-token cache before parsing it.
+    def _credential(self, authorization: str | bytes | None) -> tuple[str, Claims | None]:
+        """The header's bearer token and its cached verdict, if one holds (one lookup, one parse).
 
-        Returns ``(token, claims)`` on a hit, ``(token, None)`` when the plain shape missed, and
-        ``(None, None)`` for any other value (the caller parses it the long way). Skipping the
-        parse on a hit is exact: every cached token passed :func:`parse_token`, whose strict
-        base64url segments are a valid RFC 6750 ``b64token``, so ``Bearer `` plus a cached token is
-        a header :func:`parse_authorization` accepts, returning that same token.
+        A plain ``Bearer <token>`` value is looked up before it is parsed. That is exact: every
+        cached token passed :func:`parse_token`, whose strict base64url segments are a valid RFC
+        6750 ``b64token``, so ``Bearer `` plus a cached token is a header
+        :func:`parse_authorization` accepts, returning that same token.
         """
-        if self._cache is None:
-            return None, None
-        if type(authorization) is bytes:
-            authorization = authorization.decode("latin-1")
-        if type(authorization) is not str or authorization[:7].lower() != "bearer ":
-            return None, None
-        token = authorization[7:]
-        return token, self._cached(token)
+        plain = bearer_value(authorization)
+        if plain is not None:
+            claims = self._cached(plain)
+            if claims is not None:
+                return plain, claims
+        token = parse_authorization(authorization)
+        return token, (None if token == plain else self._cached(token))
 
     def _cached(self, token: str) -> Claims | None:
         cache = self._cache
@@ -363,18 +374,9 @@ class KindeGuard:
             self._emit("token_verified", kid=parsed.kid, m2m=claims.is_m2m)
         return claims
 
-    def _authorize(
-        self,
-        claims: Claims,
-        scopes: Iterable[str] | None,
-        permissions: Iterable[str] | None,
-        match: Match,
-        token: str | None = None,
-    ) -> None:
-        if match not in ("all", "any"):
-            raise ValueError("match must be 'all' or 'any'")
+    def _authorize(self, claims: Claims, needs: Requirements, token: str | None = None) -> None:
         try:
-            self._policy.authorize(claims, scopes, permissions, match)
+            self._policy.authorize(claims, needs)
         except AuthError as exc:
             self._refused(exc, token)
             raise
@@ -393,3 +395,19 @@ class KindeGuard:
                 self._on_event(event, data)
             except Exception:  # a metrics hook must never break verification
                 logger.exception("on_event hook raised")
+
+
+def _needs(
+    requirements: Requirements | None,
+    scopes: Iterable[str] | None,
+    permissions: Iterable[str] | None,
+    match: Match,
+) -> Requirements:
+    """One Requirements from either form of the public keywords."""
+    if requirements is not None:
+        if scopes is not None or permissions is not None or match != "all":
+            raise TypeError("Pass either requirements= or scopes=/permissions=/match=, not both.")
+        return requirements
+    if scopes is None and permissions is None and match == "all":
+        return NO_REQUIREMENTS
+    return Requirements(scopes=scopes, permissions=permissions, match=match)

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from kinde_guard import AuthError, GuardConfig
 from kinde_guard.claims import Claims, Match
-from kinde_guard.verify import CheckResult, Policy
+from kinde_guard.policy import CheckResult, Policy
+from kinde_guard.requirements import Requirements
 
 DOMAIN = "https://acme.kinde.com"
 API = "https://api.example.com"
@@ -41,7 +42,7 @@ def guard_verdict(
     """What the guard's path says: None when the payload passes, else the refusal's description."""
     try:
         p.check_claims_one_by_one(payload, NOW)
-        p.authorize(Claims.from_payload(payload), scopes, permissions, match)
+        p.authorize(Claims.from_payload(payload), Requirements(scopes=scopes, permissions=permissions, match=match))
     except AuthError as exc:
         return exc.description
     return None

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from kinde_guard import AuthError, GuardConfig, KindeGuard
 from kinde_guard.bearer import parse_authorization
+from kinde_guard.policy import Policy
 from kinde_guard.testing import DevIssuer, b64url, generate_rsa_key, sign_jws
-from kinde_guard.verify import Policy
 
 ISSUER = DevIssuer(key=generate_rsa_key())
 GUARD: KindeGuard = ISSUER.guard()

@@ -16,7 +16,8 @@ from ..claims import Claims
 from ..config import GuardConfig
 from ..errors import AuthError, JWKSError
 from ..guard import KindeGuard
-from ..verify import CheckResult, Policy, parse_payload, parse_token, verify_signature
+from ..jws import parse_payload, parse_token, verify_signature
+from ..policy import CheckResult, Policy
 from .token_helper import TokenHelperError
 
 __all__ = ["Check", "check_token", "decode_token", "human_duration", "render_decoded"]

@@ -1,28 +1,21 @@
-"""Token verification, step by step (DESIGN §3 steps 2-6), free of any web framework and of I/O.
+"""What a verified token's claims must say: one check per claim, then the route's requirements
+(docs/architecture.md, "Security policy", steps 5-6). No I/O, no web framework.
 
-The guard (``guard.py``) drives these pieces: :func:`parse_token` (size, shape, header, algorithm),
-then a key from the JWKS by ``kid``, then :func:`verify_signature`, and only then
-:func:`parse_payload` and :meth:`Policy.check_claims` — no claim is read before the signature
-is verified (RFC 8725 §3.1). :meth:`Policy.authorize` checks scopes and permissions per call.
-:meth:`Policy.explain` runs the same checks on a verified claim set and reports each one
-(:class:`CheckResult`) instead of stopping at the first refusal, for tools that explain a verdict.
+:meth:`Policy.check_claims` runs the claim checks for every token; :meth:`Policy.authorize` checks a
+route's :class:`~kinde_guard.Requirements` per call. :meth:`Policy.explain` runs the same checks on
+a verified claim set and reports each one (:class:`CheckResult`) instead of stopping at the first
+refusal, for tools that explain a verdict.
 """
 
 from __future__ import annotations
 
-import binascii
-import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
+from typing import Any
 
 from .claims import Claims, Match
-from .config import RSA_ALGORITHMS, GuardConfig
+from .config import GuardConfig
 from .errors import (
     AuthError,
     ExpiredTokenError,
@@ -30,144 +23,10 @@ from .errors import (
     InvalidAudienceError,
     InvalidClaimError,
     InvalidIssuerError,
-    InvalidSignatureError,
-    MalformedTokenError,
 )
-from .jwks import SigningKey
+from .requirements import Requirements
 
-__all__ = ["CheckResult", "ParsedToken", "Policy", "parse_payload", "parse_token", "verify_signature"]
-
-
-def _scheme(alg: str) -> tuple[padding.AsymmetricPadding, hashes.HashAlgorithm]:
-    digest: hashes.HashAlgorithm = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}[alg[2:]]
-    if alg.startswith("PS"):
-        return padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size), digest
-    return padding.PKCS1v15(), digest
-
-
-# Padding and hash objects per algorithm, built once instead of per signature.
-_SCHEMES = {alg: _scheme(alg) for alg in RSA_ALGORITHMS}
-
-
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # RFC 7515 §5.2 / RFC 8725 §3.10: a JSON object with duplicate member names must be rejected,
-    # or two parsers may disagree about what the token says.
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        raise ValueError("duplicate member name")
-    return obj
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-# Built once: json.loads(..., hook=...) would build a new decoder per call.
-_DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
-_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
-_URLSAFE_TO_STD = bytes.maketrans(b"-_", b"+/")
-_PADDING = ("", "", "==", "=")  # by len % 4; 1 is impossible and binascii rejects it
-
-
-def _b64decode(segment: str) -> bytes:
-    # The caller has refused "+", "/" and "=", so mapping "-_" to "+/" and decoding strictly in C
-    # (any other character raises) is exact base64url.
-    padded = (segment + _PADDING[len(segment) % 4]).encode("ascii").translate(_URLSAFE_TO_STD)
-    return binascii.a2b_base64(padded, strict_mode=True)
-
-
-def _json_object(segment: str, part: str) -> dict[str, Any]:
-    try:
-        text = _b64decode(segment).decode("utf-8")
-        try:
-            # The C scanner directly: what JSONDecoder.decode does, minus two Python frames and a
-            # whitespace regex; anything unusual (leading whitespace) takes the full decoder.
-            doc, end = _SCAN(text, 0)
-        except StopIteration:
-            doc, end = _DECODER.decode(text), len(text)
-        if end != len(text) and text[end:].strip(" \t\n\r"):
-            raise ValueError("extra data after the JSON value")
-    except (binascii.Error, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        reason = "duplicate member names" if "duplicate" in str(exc) else "not base64url-encoded JSON"
-        raise MalformedTokenError(f"The token {part} is {reason}.") from None
-    if not isinstance(doc, dict):
-        raise MalformedTokenError(f"The token {part} is not a JSON object.")
-    return doc
-
-
-class ParsedToken(NamedTuple):
-    """A token split and its header checked; the payload is not read yet."""
-
-    kid: str
-    alg: str
-    signing_input: bytes
-    header_segment: str
-    payload_segment: str
-    signature_segment: str
-
-
-def parse_header(segment: str, algorithms: frozenset[str]) -> tuple[str, str]:
-    """Check a JWS header segment; return ``(alg, kid)``."""
-    header = _json_object(segment, "header")
-    alg = header.get("alg")
-    # RFC 8725 §3.1: the algorithm comes from our allowlist, never from the token alone; "none"
-    # and HMAC (whose "key" an attacker could set to our public key) are never accepted.
-    if not isinstance(alg, str) or alg not in algorithms:
-        raise InvalidSignatureError("The token's signing algorithm is not accepted.")
-    if "crit" in header:
-        # RFC 7515 §4.1.11: we understand no extension, so a critical one must be refused.
-        raise MalformedTokenError('The token header carries a "crit" extension this API does not support.')
-    kid = header.get("kid")
-    # The key is chosen by kid from the configured JWKS only; jku, x5u, jwk and x5c in the header
-    # are never fetched or used (RFC 8725 §3.10 warns against trusting header-supplied keys).
-    if not isinstance(kid, str) or not kid:
-        raise InvalidSignatureError('The token header has no "kid".')
-    return alg, kid
-
-
-def parse_token(
-    token: object,
-    max_bytes: int,
-    known_headers: Mapping[str, tuple[str, str]],
-    algorithms: frozenset[str],
-) -> ParsedToken:
-    """Size and shape checks, then the header: ``(alg, kid)`` from ``known_headers`` when this exact
-    header segment was checked (and its token verified) before, else :func:`parse_header`."""
-    if type(token) is not str:
-        raise MalformedTokenError("The token must be a string.")
-    if len(token) > max_bytes or not token.isascii():
-        raise MalformedTokenError(f"The token is larger than {max_bytes} bytes or not ASCII.")
-    parts = token.split(".")
-    # Three non-empty base64url segments without padding (RFC 7515 §3.1, §2). "+", "/" and "="
-    # are legal in a bearer value but not in base64url; any other stray character is refused by
-    # the strict base64 decoder (header and signature) or breaks the signature (payload).
-    if len(parts) != 3 or "" in parts or "+" in token or "/" in token or "=" in token:
-        raise MalformedTokenError("The token is not a JWT (three base64url segments).")
-    header_seg, payload_seg, signature_seg = parts
-    alg, kid = known_headers.get(header_seg) or parse_header(header_seg, algorithms)
-    signing_input = token[: len(header_seg) + 1 + len(payload_seg)].encode("ascii")
-    return ParsedToken(kid, alg, signing_input, header_seg, payload_seg, signature_seg)
-
-
-def verify_signature(parsed: ParsedToken, key: SigningKey) -> None:
-    """Verify the RSA signature of ``parsed`` with ``key``; raise InvalidSignatureError if not."""
-    if key.alg is not None and key.alg != parsed.alg:
-        raise InvalidSignatureError(f"The key {key.kid!r} is not for the token's algorithm.")
-    try:
-        signature = _b64decode(parsed.signature_segment)
-    except binascii.Error:
-        raise MalformedTokenError("The token signature is not base64url.") from None
-    pad, digest = _SCHEMES[parsed.alg]
-    try:
-        key.key.verify(signature, parsed.signing_input, pad, digest)
-    except (InvalidSignature, ValueError):
-        raise InvalidSignatureError("The token signature is invalid.") from None
-
-
-def parse_payload(parsed: ParsedToken) -> dict[str, Any]:
-    """Decode the claim set. Call only after :func:`verify_signature` succeeded."""
-    return _json_object(parsed.payload_segment, "payload")
-
+__all__ = ["CheckResult", "Policy"]
 
 _ABSENT = object()
 _MAX_DATE = 2**53
@@ -340,24 +199,26 @@ class Policy:
 
     # -- authorization, per call -----------------------------------------------------------------
 
-    def authorize(
-        self,
-        claims: Claims,
-        scopes: Iterable[str] | None,
-        permissions: Iterable[str] | None,
-        match: Match,
-    ) -> None:
-        """Token type, then scopes, then permissions; raise InsufficientScopeError on a miss."""
+    def authorize(self, claims: Claims, needs: Requirements) -> None:
+        """Token type, the guard's own required scopes and permissions, then the route's ``needs``;
+        raise InsufficientScopeError on a miss."""
         if not (self.allow_m2m and self.allow_user_tokens):
             self._check_token_type(claims)
         if self.required_scopes:
             _require(claims.scopes, self.required_scopes, "all", "scope")
         if self.required_permissions:
             _require(claims.permissions, self.required_permissions, "all", "permission")
-        if scopes:
-            _require(claims.scopes, scopes, match, "scope")
-        if permissions:
-            _require(claims.permissions, permissions, match, "permission")
+        if needs.scopes:
+            _require(claims.scopes, needs.scopes, needs.match, "scope")
+        if needs.permissions:
+            _require(claims.permissions, needs.permissions, needs.match, "permission")
+
+    @property
+    def always_authorizes(self) -> bool:
+        """Whether :meth:`authorize` checks something even for a route with no requirements."""
+        return bool(
+            self.required_scopes or self.required_permissions or not self.allow_m2m or not self.allow_user_tokens
+        )
 
     def _check_token_type(self, claims: Claims) -> None:
         if claims.is_m2m and not self.allow_m2m:
