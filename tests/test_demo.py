@@ -127,8 +127,16 @@ def running_demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[s
         yield demo, env, lines
     finally:
         if demo.poll() is None:
-            demo.kill()
-            demo.wait()
+            # Ctrl-C, as a person stops it: the demo stops uvicorn (in a session of its own) and the
+            # issuer; a SIGKILL would leave uvicorn serving.
+            os.kill(demo.pid, signal.SIGINT)
+            try:
+                demo.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                demo.kill()
+        demo.wait()
+        if demo.stdout is not None:
+            demo.stdout.close()
 
 
 @pytest.mark.timeout(180)

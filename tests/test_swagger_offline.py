@@ -9,7 +9,6 @@ tests/test_browser_flow.py; without a browser these tests fail, they never skip.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import subprocess
 from collections.abc import Iterator
@@ -153,6 +152,7 @@ def test_example_redoc_renders_offline_without_its_decorative_logo(offline: Offl
 def test_demo_docs_sign_in_with_authorize_and_call_the_api_offline(
     offline: Offline,
     running_demo: tuple[subprocess.Popen[str], dict[str, str], list[str]],  # noqa: F811 (the fixture imported above)
+    tmp_path: Path,
 ) -> None:
     """`make demo`'s Swagger UI, as a person uses it: Authorize, sign in on the dev issuer's page
     (a popup), back through /docs/oauth2-redirect, then GET /orders with the token, all offline."""
@@ -163,24 +163,25 @@ def test_demo_docs_sign_in_with_authorize_and_call_the_api_offline(
     page.get_by_role("button", name="Authorize").click()
     dialog = page.locator(".modal-ux")
     for scope in ("read:orders", "write:orders"):
-        dialog.locator(f"label[for$='{scope}']").first.click()
+        dialog.locator(f"label[for^='{scope}-']").first.click()
     with page.expect_popup() as popup:
-        dialog.locator(".auth-btn-wrapper").get_by_role("button", name="Authorize").click()
+        dialog.locator("button.modal-btn.authorize").click()
     sign_in = popup.value
     sign_in.wait_for_load_state()
     assert sign_in.url.startswith(f"http://127.0.0.1:{env['DEMO_ISSUER_PORT']}/oauth2/auth?")
     sign_in.click(f"button[value={DEMO_USER}]")
     # The popup goes to /docs/oauth2-redirect, hands the code to Swagger UI and closes; Swagger UI
     # exchanges it (PKCE) at the dev issuer's token endpoint from the page (CORS).
-    expect(dialog.get_by_role("button", name="Logout")).to_be_visible()
-    dialog.get_by_role("button", name="Close").first.click()
+    expect(dialog.get_by_role("heading", name="Authorized")).to_be_visible()
+    expect(dialog.locator("button.modal-btn", has_text="Logout")).to_be_visible()
+    dialog.locator("button.modal-btn", has_text="Close").click()
 
     operation = page.locator("#operations-default-list_orders_orders_get")
     operation.locator(".opblock-summary").click()
     operation.get_by_role("button", name="Try it out").click()
     operation.get_by_role("button", name="Execute").click()
-    expect(operation.locator(".live-responses-table .response-col_status").first).to_have_text("200")
-    with contextlib.suppress(Exception):
-        page.screenshot(path=str(Path(env["XDG_CACHE_HOME"]).parent / "docs-signed-in.png"))
+    expect(operation.locator(".live-responses-table tr.response td.response-col_status")).to_have_text("200")
+    expect(operation.locator(".curl-command")).to_contain_text("Authorization: Bearer eyJ")  # the signed-in token
+    page.screenshot(path=str(tmp_path / "docs-signed-in.png"))
     assert offline.elsewhere() == []
     assert any("/docs/oauth2-redirect?code=" in url for url in offline.requested)
