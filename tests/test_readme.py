@@ -63,7 +63,7 @@ def section_blocks(language: str, *titles: str) -> list[str]:
 
 def unbound_names(source: str) -> set[str]:
     """Names the code reads but neither imports nor defines (scopes flattened: enough for snippets)."""
-    bound, read = set(dir(builtins)), set()
+    bound, read = set(dir(builtins)), set[str]()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Name):
             (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
