@@ -50,7 +50,8 @@ class CheckResult:
     """One check of :meth:`Policy.explain`.
 
     ``name`` is the claim checked (``"iss"``, ``"aud"``, ``"exp"``, ``"nbf"``, ``"iat"``, ``"azp"``,
-    ``"org_code"``) or the authorization step (``"token_type"``, ``"scopes"``, ``"permissions"``);
+    ``"org_code"``) or the authorization step (``"token_type"``; ``"required_scopes"`` and
+    ``"required_permissions"``, the policy's own; ``"scopes"`` and ``"permissions"``, the call's);
     ``ok`` tells whether it passed; ``reason`` is the refusal's description (the same sentence
     the guard's 401 or 403 carries) when it failed, ``""`` when it passed.
     """
@@ -250,21 +251,13 @@ class Policy:
         ['scopes']
         """
         claims = Claims.from_payload(payload)
-        scopes, permissions = tuple(scopes), tuple(permissions)
 
-        def scope_check() -> None:
-            # authorize's two scope steps: the policy's own requirement (all of), then the call's.
-            if self.required_scopes:
-                _require(claims.scopes, self.required_scopes, "all", "scope")
-            if scopes:
-                _require(claims.scopes, scopes, match, "scope")
+        def require(granted: frozenset[str], wanted: Iterable[str], how: Match, kind: str) -> Callable[[], None]:
+            wanted = tuple(wanted)
+            return lambda: _require(granted, wanted, how, kind) if wanted else None
 
-        def permission_check() -> None:
-            if self.required_permissions:
-                _require(claims.permissions, self.required_permissions, "all", "permission")
-            if permissions:
-                _require(claims.permissions, permissions, match, "permission")
-
+        # In the order check_claims_one_by_one and then authorize run them, so that the first
+        # failing result is the refusal the guard answers.
         steps: tuple[tuple[str, Callable[[], object]], ...] = (
             ("iss", lambda: self._check_iss(payload)),
             ("aud", lambda: self._check_aud(payload)),
@@ -274,8 +267,10 @@ class Policy:
             ("azp", lambda: self._check_azp(payload)),
             ("org_code", lambda: self._check_org_code(payload)),
             ("token_type", lambda: self._check_token_type(claims)),
-            ("scopes", scope_check),
-            ("permissions", permission_check),
+            ("required_scopes", require(claims.scopes, self.required_scopes, "all", "scope")),
+            ("required_permissions", require(claims.permissions, self.required_permissions, "all", "permission")),
+            ("scopes", require(claims.scopes, scopes, match, "scope")),
+            ("permissions", require(claims.permissions, permissions, match, "permission")),
         )
         results = []
         for name, step in steps:

@@ -18,7 +18,8 @@ from kinde_guard.requirements import Requirements
 DOMAIN = "https://acme.kinde.com"
 API = "https://api.example.com"
 NOW = 1_700_000_000
-NAMES = ["iss", "aud", "exp", "nbf", "iat", "azp", "org_code", "token_type", "scopes", "permissions"]
+NAMES = ["iss", "aud", "exp", "nbf", "iat", "azp", "org_code", "token_type"]
+NAMES += ["required_scopes", "required_permissions", "scopes", "permissions"]
 VALID: dict[str, Any] = {
     "iss": DOMAIN,
     "aud": [API],
@@ -70,7 +71,22 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any], dict[str,
     ("other organization", {"org_code": "org_b"}, {"allowed_org_codes": ["org_a"]}, {}, {"org_code": "org_code"}),
     ("m2m refused", {"gty": ["client_credentials"]}, {"allow_m2m": False}, {}, {"token_type": "machine-to-machine"}),
     ("missing scope", {}, {}, {"scopes": ["write:orders"]}, {"scopes": "missing: write:orders"}),
-    ("missing required scope", {}, {"required_scopes": ["admin"]}, {}, {"scopes": "missing: admin"}),
+    ("missing required scope", {}, {"required_scopes": ["admin"]}, {}, {"required_scopes": "missing: admin"}),
+    (
+        "missing required permission",
+        {},
+        {"required_permissions": ["refund:orders"]},
+        {},
+        {"required_permissions": "missing: refund:orders"},
+    ),
+    (
+        # authorize checks the policy's own permissions before the call's scopes: so does explain.
+        "required permission and call scope",
+        {},
+        {"required_permissions": ["refund:orders"]},
+        {"scopes": ["write:orders"]},
+        {"required_permissions": "refund:orders", "scopes": "write:orders"},
+    ),
     ("scope only in permissions", {}, {}, {"scopes": ["delete:orders"]}, {"scopes": "missing: delete:orders"}),
     ("missing permission", {}, {}, {"permissions": ["refund:orders"]}, {"permissions": "missing: refund:orders"}),
     ("any of", {}, {}, {"scopes": ["x", "y"], "match": "any"}, {"scopes": "one of: x, y"}),

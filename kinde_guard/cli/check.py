@@ -134,7 +134,8 @@ def check_token(
     return verdict and all(c.status == "pass" for c in checks), checks
 
 
-#: The table's row for each of Policy.explain's checks: exp, nbf and iat make one "lifetime" row.
+#: The table's row for each of Policy.explain's checks: exp, nbf and iat make one "lifetime" row,
+#: the policy's own required scopes (permissions) and the command's make one "scopes" ("permissions") row.
 ROWS = {
     "iss": "issuer",
     "aud": "audience",
@@ -144,6 +145,8 @@ ROWS = {
     "azp": "client",
     "org_code": "organization",
     "token_type": "token type",
+    "required_scopes": "scopes",
+    "required_permissions": "permissions",
     "scopes": "scopes",
     "permissions": "permissions",
 }
