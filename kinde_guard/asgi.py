@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .claims import Claims
 from .errors import AuthError, InvalidRequestError, JWKSError, MissingTokenError
 from .guard import KindeGuard
+from .paths import PublicPaths
 from .resource import METADATA_HEADERS, metadata_path, metadata_query
 from .responses import ErrorResponse
 
@@ -141,7 +142,8 @@ class KindeGuardMiddleware:
 
     ``public_paths`` pass without any check: an entry ending in ``/`` is a prefix (``"/static/"``),
     any other entry must equal the path (``"/healthz"``); paths are those of the wrapped app (no
-    ``root_path``). With ``required=False`` a request without
+    ``root_path``), matched by :class:`~kinde_guard.paths.PublicPaths` (the WSGI middleware's rules:
+    dot segments, empty segments and other ambiguous forms are never public). With ``required=False`` a request without
     credentials passes as anonymous (``request.user.is_authenticated`` is false) while a present,
     bad token is still refused. ``lifespan`` and other scopes pass through untouched.
 
@@ -163,18 +165,14 @@ class KindeGuardMiddleware:
         self.guard = guard
         self.required = required
         self.realm = realm
-        paths = tuple(public_paths)
-        if isinstance(public_paths, str) or any(not isinstance(p, str) or not p.startswith("/") for p in paths):
-            raise TypeError("public_paths must be a sequence of paths starting with '/', e.g. ('/healthz',)")
-        self._exact = frozenset(p for p in paths if not p.endswith("/"))
-        self._prefixes = tuple(p for p in paths if p.endswith("/"))
+        self.public_paths = PublicPaths(public_paths)
         resource = guard.config.resource
         # RFC 9728: with a resource identifier, the metadata lives at an origin-root path.
         self._metadata = (metadata_path(resource), metadata_query(resource).encode()) if resource else None
 
     def is_public(self, path: str) -> bool:
-        """True when ``path`` needs no token."""
-        return path in self._exact or path.startswith(self._prefixes)
+        """True when ``path`` needs no token (see :class:`~kinde_guard.paths.PublicPaths`)."""
+        return self.public_paths.match(path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -183,7 +181,7 @@ class KindeGuardMiddleware:
         if self._metadata is not None and scope["type"] == "http" and self._is_metadata(scope):
             await send_resource_metadata(self.guard, scope, send)
             return
-        if self.is_public(_route_path(scope)):
+        if self.public_paths.match(_route_path(scope)):
             # Not verified at all, even if a token is present; request.user still works (anonymous).
             attach_claims(scope, None)
             await self.app(scope, receive, send)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from .claims import Claims
 from .errors import AuthError, JWKSError, MissingTokenError
 from .guard import KindeGuard
+from .paths import PublicPaths
 from .resource import METADATA_HEADERS, metadata_path, metadata_query
 
 if TYPE_CHECKING:
@@ -45,36 +46,6 @@ __all__ = [
 
 #: The ``environ`` key holding the request's :class:`~kinde_guard.Claims` (``None`` if anonymous).
 CLAIMS_KEY = "kinde_guard.claims"
-
-
-class PublicPaths:
-    """Paths that need no token: exact matches, plus prefixes for entries ending in ``/``.
-
-    >>> public = PublicPaths(["/healthz", "/static/"])
-    >>> public.match("/healthz"), public.match("/healthz/x"), public.match("/static/app.css")
-    (True, False, True)
-    >>> public.match("/static/../admin")
-    False
-    """
-
-    def __init__(self, paths: Iterable[str]) -> None:
-        if isinstance(paths, str):
-            # A lone string would otherwise be taken character by character: "/" would open everything.
-            raise TypeError("public_paths must be a list of paths, not a string")
-        self._exact = frozenset(p for p in paths if not p.endswith("/"))
-        self._prefixes = tuple(p for p in paths if p.endswith("/"))
-        for path in (*self._exact, *self._prefixes):
-            if not path.startswith("/"):
-                raise ValueError(f"public path {path!r} must start with '/'")
-
-    def match(self, path: str) -> bool:
-        if path in self._exact:
-            return True
-        if not path.startswith(self._prefixes):
-            return False
-        # "/static/../admin" starts with "/static/" but may be routed to "/admin" by an app or a
-        # proxy that normalizes dot segments: such a path is never public.
-        return not any(segment in (".", "..") for segment in path.split("/"))
 
 
 class KindeGuardMiddleware:
