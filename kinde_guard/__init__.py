@@ -30,6 +30,7 @@ from .errors import (
 )
 from .guard import KindeGuard
 from .jwks import KeySetState, RemoteKeySet
+from .requirements import Requirements
 
 __version__ = "0.1.0"
 
@@ -53,5 +54,6 @@ __all__ = [
     "MalformedTokenError",
     "MissingTokenError",
     "RemoteKeySet",
+    "Requirements",
     "__version__",
 ]

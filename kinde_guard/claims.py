@@ -81,8 +81,9 @@ class Claims:
         return cls(payload)
 
     @classmethod
-    def _adopt(cls, payload: dict[str, Any]) -> Claims:
-        # The verifier hands over a dict it just decoded and no one else holds: no copy needed.
+    def adopt(cls, payload: dict[str, Any]) -> Claims:
+        """Claims over ``payload`` itself, without a copy: for a dict that the caller just decoded
+        and that no one else holds (the verifier's own; anyone else should use :meth:`from_payload`)."""
         self = cls.__new__(cls)
         self._raw = MappingProxyType(payload)
         self._scopes = None

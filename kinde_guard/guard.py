@@ -348,7 +348,7 @@ class KindeGuard:
             headers[parsed.header_segment] = (parsed.alg, parsed.kid)
         payload = parse_payload(parsed)
         valid_until = self._policy.check_claims(payload, self._clock())
-        claims = Claims._adopt(payload)
+        claims = Claims.adopt(payload)
         cache = self._cache
         if cache is not None:
             # Admission: at once while there is room, else on the second sighting (doorkeeper).
