@@ -29,10 +29,15 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Security
-from fastapi.openapi.models import OAuth2, OAuthFlowAuthorizationCode, OAuthFlows
-from fastapi.security import SecurityScopes
-from fastapi.security.base import SecurityBase
+from .extras import missing_extra
+
+try:
+    from fastapi import FastAPI, HTTPException, Security
+    from fastapi.openapi.models import OAuth2, OAuthFlowAuthorizationCode, OAuthFlows
+    from fastapi.security import SecurityScopes
+    from fastapi.security.base import SecurityBase
+except ModuleNotFoundError as exc:
+    raise missing_extra(exc, adapter="kinde_guard.fastapi", extra="fastapi") from None
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 

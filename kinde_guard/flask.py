@@ -34,8 +34,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast, overload
 
-from flask import Flask, Response, current_app, g, request
-from werkzeug.local import LocalProxy
+from .extras import missing_extra
+
+try:
+    from flask import Flask, Response, current_app, g, request
+    from werkzeug.local import LocalProxy
+except ModuleNotFoundError as exc:
+    raise missing_extra(exc, adapter="kinde_guard.flask", extra="flask") from None
 
 from .claims import Claims, Match
 from .config import GuardConfig
