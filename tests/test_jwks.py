@@ -1,4 +1,4 @@
-"""RemoteKeySet behaviour over a real local HTTP server (DESIGN §4)."""
+"""RemoteKeySet behaviour over a real local HTTP server (docs/architecture.md, "JWKS policy")."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ uses another module's private names, and the public names are exactly the docume
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import kinde_guard
@@ -157,3 +158,29 @@ def test_error_tree() -> None:
         assert issubclass(cls, k.InvalidTokenError)
     assert issubclass(k.InvalidAudienceError, k.InvalidTokenError)
     assert issubclass(k.InvalidClaimError, k.InvalidTokenError)
+
+
+ROOT = PACKAGE.parent
+CITED = re.compile(r'docs/architecture\.md,\s*"([^"]+)"')
+
+
+def citing_files() -> list[Path]:
+    return [p for d in ("kinde_guard", "tests", "examples", "benchmarks") for p in sorted((ROOT / d).rglob("*.py"))]
+
+
+def test_code_cites_no_document_outside_the_repository() -> None:
+    outside = re.compile(r"DESIGN\s*§|DESIGN\.md|\bissue\s*#\d+", re.IGNORECASE)
+    this = Path(__file__)
+    cited = [f"{p.relative_to(ROOT)}" for p in citing_files() if p != this and outside.search(p.read_text())]
+    assert cited == []
+
+
+def test_every_cited_section_of_the_architecture_document_exists() -> None:
+    headings = {
+        line.lstrip("#").strip()
+        for line in (ROOT / "docs" / "architecture.md").read_text().splitlines()
+        if line.startswith("#")
+    }
+    cited = {(m.group(1), p.name) for p in citing_files() for m in CITED.finditer(p.read_text())}
+    assert cited, "nothing cites docs/architecture.md"
+    assert {(section, name) for section, name in cited if section not in headings} == set()

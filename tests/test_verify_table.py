@@ -1,4 +1,4 @@
-"""The negative (and positive) table of DESIGN §3: mutation -> error class, status, error code.
+"""The negative (and positive) table of the security policy (docs/architecture.md, "Security policy"): mutation -> error class, status, error code.
 
 Every row builds a real token signed by real RSA keys (or a forged one), and runs it through
 ``KindeGuard.authenticate`` exactly as an adapter would.
