@@ -32,7 +32,7 @@ from .guard import KindeGuard
 from .jwks import KeySetState, RemoteKeySet
 from .requirements import Requirements
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place the version is written: pyproject.toml reads it from here
 
 __all__ = [
     "AuthError",
