@@ -3,6 +3,21 @@
 >>> c = Claims.from_payload({"sub": "kp_1", "scp": ["openid"], "scope": "read:orders", "exp": 2})
 >>> sorted(c.scopes), c.is_m2m
 (['openid', 'read:orders'], False)
+
+Kinde's authorization claims beyond scopes, as Kinde issues them:
+
+- ``roles`` (opt-in, enabled in the token customization of the Kinde application):
+  ``[{"id": "018e...", "key": "admin", "name": "Admin"}]`` — routes match on ``key``;
+- ``feature_flags``: ``{"<code>": {"t": "b" | "i" | "s", "v": <value>}}`` — boolean, integer or
+  string ``v`` as ``t`` says;
+- ``org_code``: the organization the user signed into (``org_...``), also on org-scoped M2M tokens.
+
+>>> c = Claims.from_payload({
+...     "roles": [{"id": "018e", "key": "admin", "name": "Admin"}],
+...     "feature_flags": {"beta": {"t": "b", "v": True}, "seats": {"t": "i", "v": 5}},
+... })
+>>> c.role_keys, c.has_roles("admin"), c.feature_flag("beta", False), c.feature_flag("seats", False)
+(frozenset({'admin'}), True, True, False)
 """
 
 from __future__ import annotations
@@ -11,9 +26,15 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
-__all__ = ["Claims", "Match"]
+__all__ = ["FLAG_TYPES", "Claims", "FlagValue", "Match", "flag_value", "role_keys_of"]
 
 Match = Literal["all", "any"]
+
+#: The value of a Kinde feature flag: boolean, integer or string.
+FlagValue = bool | int | str
+
+#: Kinde's feature flag type codes (the ``t`` of a flag) and the Python type of each one's ``v``.
+FLAG_TYPES: Mapping[str, type] = MappingProxyType({"b": bool, "i": int, "s": str})
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -46,6 +67,31 @@ def scopes_of(payload: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(scopes)
 
 
+def role_keys_of(payload: Mapping[str, Any]) -> frozenset[str]:
+    """The ``key`` of every entry of the ``roles`` claim; empty unless the claim is well formed
+    (a list of objects each with a non-empty string ``key``): a malformed claim grants no role."""
+    roles = payload.get("roles")
+    if type(roles) is not list:
+        return frozenset()
+    keys = []
+    for role in roles:
+        key = role.get("key") if type(role) is dict else None
+        if type(key) is not str or not key:
+            return frozenset()
+        keys.append(key)
+    return frozenset(keys)
+
+
+def flag_value(flag: object) -> FlagValue | None:
+    """The ``v`` of one well-formed Kinde flag entry (``{"t": ..., "v": ...}``, ``v`` of ``t``'s
+    type; ``True`` is not an integer), else ``None``."""
+    if type(flag) is not dict:
+        return None
+    value = flag.get("v")
+    expected = FLAG_TYPES.get(flag.get("t"))  # type: ignore[arg-type]
+    return value if expected is not None and type(value) is expected else None  # type: ignore[return-value]
+
+
 def _has(granted: frozenset[str], wanted: Iterable[str], match: Match) -> bool:
     wanted = tuple(wanted)
     if not wanted:
@@ -64,16 +110,18 @@ class Claims:
     """
 
     # Immutable: every public attribute is a read-only property over the slots below.
-    __slots__ = ("_permissions", "_raw", "_scopes")
+    __slots__ = ("_permissions", "_raw", "_role_keys", "_scopes")
 
     _raw: Mapping[str, Any]
     _scopes: frozenset[str] | None
     _permissions: frozenset[str] | None
+    _role_keys: frozenset[str] | None
 
     def __init__(self, payload: Mapping[str, Any]) -> None:
         self._raw = MappingProxyType(dict(payload))
         self._scopes = None
         self._permissions = None
+        self._role_keys = None
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Claims:
@@ -88,6 +136,7 @@ class Claims:
         self._raw = MappingProxyType(payload)
         self._scopes = None
         self._permissions = None
+        self._role_keys = None
         return self
 
     @property
@@ -153,13 +202,43 @@ class Claims:
 
     @property
     def roles(self) -> tuple[Mapping[str, Any], ...]:
+        """The ``roles`` claim's entries as Kinde issues them, ``{"id", "key", "name"}`` each (an
+        opt-in claim: ``()`` unless roles are enabled in the Kinde application's token customization)."""
         roles = self._raw.get("roles")
         return tuple(r for r in roles if isinstance(r, dict)) if isinstance(roles, list) else ()
 
     @property
+    def role_keys(self) -> frozenset[str]:
+        """The ``key`` of every role, what routes match on; empty when the claim is absent or
+        malformed (an entry that is not an object with a string ``key``)."""
+        keys = self._role_keys
+        if keys is None:
+            keys = self._role_keys = role_keys_of(self._raw)
+        return keys
+
+    @property
     def feature_flags(self) -> Mapping[str, Any]:
+        """The ``feature_flags`` claim as Kinde issues it: ``{"<code>": {"t": "b"|"i"|"s", "v": ...}}``."""
         flags = self._raw.get("feature_flags")
         return MappingProxyType(flags) if isinstance(flags, dict) else _EMPTY
+
+    def feature_flag(self, code: str, default: FlagValue | None = None) -> FlagValue | None:
+        """The value of the feature flag ``code`` (``bool`` for ``"t": "b"``, ``int`` for ``"i"``,
+        ``str`` for ``"s"``), or ``default`` when the flag is absent or malformed. With a
+        ``default``, only a flag of the default's type counts (``feature_flag("beta", False)`` is
+        a ``bool`` and never the ``1`` of an integer flag), as Kinde's SDKs' typed getters do.
+
+        >>> Claims.from_payload({"feature_flags": {"theme": {"t": "s", "v": "pink"}}}).feature_flag("theme", "light")
+        'pink'
+        """
+        value = flag_value(self.feature_flags.get(code))
+        if value is None or (default is not None and type(value) is not type(default)):
+            return default
+        return value
+
+    def has_roles(self, *keys: str, match: Match = "all") -> bool:
+        """True when the token holds the roles with these ``key`` values (all, or any with ``match="any"``)."""
+        return _has(self.role_keys, keys, match)
 
     def has_scopes(self, *scopes: str, match: Match = "all") -> bool:
         """True when the token carries the scopes (all of them, or any with ``match="any"``)."""

@@ -22,14 +22,14 @@ from typing import Any
 
 from ._http import Fetcher
 from .bearer import bearer_value, parse_authorization
-from .claims import Claims, Match
+from .claims import Claims, FlagValue, Match
 from .config import GuardConfig
 from .errors import AuthError, ConfigurationError, JWKSError
 from .jwk import SigningKey
 from .jwks import KeySetState, RemoteKeySet
 from .jws import ParsedToken, parse_payload, parse_token, verify_signature
 from .policy import Policy
-from .requirements import NO_REQUIREMENTS, Requirements
+from .requirements import NO_REQUIREMENTS, ClaimsCheck, Requirements
 from .resource import metadata_body, metadata_url
 from .responses import ErrorResponse, render_error
 
@@ -118,14 +118,31 @@ class KindeGuard:
         scopes: Iterable[str] | None = None,
         permissions: Iterable[str] | None = None,
         match: Match = "all",
+        roles: Iterable[str] | None = None,
+        feature_flags: Mapping[str, FlagValue] | Iterable[str] | None = None,
+        org_codes: Iterable[str] | None = None,
+        claims_check: ClaimsCheck | None = None,
+        claims_check_message: str | None = None,
     ) -> Claims:
         """Verify ``token`` and check that it meets the route's ``requirements`` (or, as keywords,
-        grants ``scopes`` / ``permissions`` with ``match``).
+        grants ``scopes`` / ``permissions`` and holds ``roles`` with ``match``, has the
+        ``feature_flags``, is for one of the ``org_codes`` and passes ``claims_check``, refused
+        with ``claims_check_message``; see :class:`~kinde_guard.Requirements`).
 
         Raises an :class:`~kinde_guard.AuthError` subclass when the token is refused and
         :class:`~kinde_guard.JWKSError` when no signing key can be obtained.
         """
-        needs = _needs(requirements, scopes, permissions, match)
+        needs = _needs(
+            requirements,
+            scopes,
+            permissions,
+            match,
+            roles,
+            feature_flags,
+            org_codes,
+            claims_check,
+            claims_check_message,
+        )
         claims = self._cached(token) or self._miss(token)
         if needs is not NO_REQUIREMENTS or self._always_authorize:
             self._authorize(claims, needs, token)
@@ -139,9 +156,24 @@ class KindeGuard:
         scopes: Iterable[str] | None = None,
         permissions: Iterable[str] | None = None,
         match: Match = "all",
+        roles: Iterable[str] | None = None,
+        feature_flags: Mapping[str, FlagValue] | Iterable[str] | None = None,
+        org_codes: Iterable[str] | None = None,
+        claims_check: ClaimsCheck | None = None,
+        claims_check_message: str | None = None,
     ) -> Claims:
         """Like :meth:`verify`; a JWKS fetch runs in a worker thread, never blocking the loop."""
-        needs = _needs(requirements, scopes, permissions, match)
+        needs = _needs(
+            requirements,
+            scopes,
+            permissions,
+            match,
+            roles,
+            feature_flags,
+            org_codes,
+            claims_check,
+            claims_check_message,
+        )
         claims = self._cached(token)
         if claims is None:
             claims = await self._miss_async(token)
@@ -157,6 +189,11 @@ class KindeGuard:
         scopes: Iterable[str] | None = None,
         permissions: Iterable[str] | None = None,
         match: Match = "all",
+        roles: Iterable[str] | None = None,
+        feature_flags: Mapping[str, FlagValue] | Iterable[str] | None = None,
+        org_codes: Iterable[str] | None = None,
+        claims_check: ClaimsCheck | None = None,
+        claims_check_message: str | None = None,
     ) -> Claims:
         """The pipeline: verify the token of an ``Authorization`` header value (``Bearer <token>``)
         and check the route's ``requirements``.
@@ -170,7 +207,17 @@ class KindeGuard:
         ...
         kinde_guard.errors.MissingTokenError
         """
-        needs = _needs(requirements, scopes, permissions, match)
+        needs = _needs(
+            requirements,
+            scopes,
+            permissions,
+            match,
+            roles,
+            feature_flags,
+            org_codes,
+            claims_check,
+            claims_check_message,
+        )
         token, claims = self._credential(authorization)
         if claims is None:
             claims = self._miss(token)
@@ -186,9 +233,24 @@ class KindeGuard:
         scopes: Iterable[str] | None = None,
         permissions: Iterable[str] | None = None,
         match: Match = "all",
+        roles: Iterable[str] | None = None,
+        feature_flags: Mapping[str, FlagValue] | Iterable[str] | None = None,
+        org_codes: Iterable[str] | None = None,
+        claims_check: ClaimsCheck | None = None,
+        claims_check_message: str | None = None,
     ) -> Claims:
         """Async :meth:`authenticate`: a needed JWKS fetch runs in a worker thread."""
-        needs = _needs(requirements, scopes, permissions, match)
+        needs = _needs(
+            requirements,
+            scopes,
+            permissions,
+            match,
+            roles,
+            feature_flags,
+            org_codes,
+            claims_check,
+            claims_check_message,
+        )
         token, claims = self._credential(authorization)
         if claims is None:
             claims = await self._miss_async(token)
@@ -219,9 +281,27 @@ class KindeGuard:
         scopes: Iterable[str] | None = None,
         permissions: Iterable[str] | None = None,
         match: Match = "all",
+        roles: Iterable[str] | None = None,
+        feature_flags: Mapping[str, FlagValue] | Iterable[str] | None = None,
+        org_codes: Iterable[str] | None = None,
+        claims_check: ClaimsCheck | None = None,
+        claims_check_message: str | None = None,
     ) -> None:
         """Check already verified ``claims`` against a route's needs (raises InsufficientScopeError)."""
-        self._authorize(claims, _needs(requirements, scopes, permissions, match))
+        self._authorize(
+            claims,
+            _needs(
+                requirements,
+                scopes,
+                permissions,
+                match,
+                roles,
+                feature_flags,
+                org_codes,
+                claims_check,
+                claims_check_message,
+            ),
+        )
 
     def render_error(self, exc: AuthError | JWKSError, realm: str = "api") -> ErrorResponse:
         """The one error answer (status, headers, JSON body) adapters send for ``exc``."""
@@ -402,12 +482,35 @@ def _needs(
     scopes: Iterable[str] | None,
     permissions: Iterable[str] | None,
     match: Match,
+    roles: Iterable[str] | None = None,
+    feature_flags: Mapping[str, FlagValue] | Iterable[str] | None = None,
+    org_codes: Iterable[str] | None = None,
+    claims_check: ClaimsCheck | None = None,
+    claims_check_message: str | None = None,
 ) -> Requirements:
     """One Requirements from either form of the public keywords."""
+    keywords = (
+        scopes is None
+        and permissions is None
+        and roles is None
+        and feature_flags is None
+        and org_codes is None
+        and claims_check is None
+        and claims_check_message is None
+    )
     if requirements is not None:
-        if scopes is not None or permissions is not None or match != "all":
-            raise TypeError("Pass either requirements= or scopes=/permissions=/match=, not both.")
+        if not keywords or match != "all":
+            raise TypeError("Pass either requirements= or the keyword requirements (scopes=, roles=, ...), not both.")
         return requirements
-    if scopes is None and permissions is None and match == "all":
+    if keywords and match == "all":
         return NO_REQUIREMENTS
-    return Requirements(scopes=scopes, permissions=permissions, match=match)
+    return Requirements(
+        scopes=scopes,
+        permissions=permissions,
+        match=match,
+        roles=roles,
+        feature_flags=feature_flags,
+        org_codes=org_codes,
+        claims_check=claims_check,
+        claims_check_message=claims_check_message,
+    )

@@ -9,12 +9,14 @@ refusal, for tools that explain a verdict.
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .claims import Claims, Match
+from .claims import FLAG_TYPES, Claims, FlagValue, Match, flag_value
 from .config import GuardConfig
 from .errors import (
     AuthError,
@@ -24,9 +26,18 @@ from .errors import (
     InvalidClaimError,
     InvalidIssuerError,
 )
-from .requirements import Requirements
+from .requirements import ClaimsCheck, Requirements
 
-__all__ = ["CheckResult", "Policy"]
+__all__ = [
+    "CheckResult",
+    "Policy",
+    "check_claims_rule",
+    "check_feature_flags",
+    "check_org_codes",
+    "check_roles",
+]
+
+logger = logging.getLogger("kinde_guard")
 
 _ABSENT = object()
 _MAX_DATE = 2**53
@@ -51,7 +62,8 @@ class CheckResult:
 
     ``name`` is the claim checked (``"iss"``, ``"aud"``, ``"exp"``, ``"nbf"``, ``"iat"``, ``"azp"``,
     ``"org_code"``) or the authorization step (``"token_type"``; ``"required_scopes"`` and
-    ``"required_permissions"``, the policy's own; ``"scopes"`` and ``"permissions"``, the call's);
+    ``"required_permissions"``, the policy's own; ``"scopes"``, ``"permissions"``, ``"roles"``,
+    ``"feature_flags"``, ``"org_codes"`` and ``"claims_check"``, the route's);
     ``ok`` tells whether it passed; ``reason`` is the refusal's description (the same sentence
     the guard's 401 or 403 carries) when it failed, ``""`` when it passed.
     """
@@ -213,6 +225,14 @@ class Policy:
             _require(claims.scopes, needs.scopes, needs.match, "scope")
         if needs.permissions:
             _require(claims.permissions, needs.permissions, needs.match, "permission")
+        if needs.roles:
+            check_roles(claims, needs.roles, needs.match)
+        if needs.feature_flags:
+            check_feature_flags(claims, needs.feature_flags)
+        if needs.org_codes:
+            check_org_codes(claims, needs.org_codes)
+        if needs.claims_check is not None:
+            check_claims_rule(claims, needs.claims_check, needs.claims_check_message)
 
     @property
     def always_authorizes(self) -> bool:
@@ -233,6 +253,7 @@ class Policy:
         self,
         payload: Mapping[str, Any],
         now: float,
+        requirements: Requirements | None = None,
         *,
         scopes: Iterable[str] = (),
         permissions: Iterable[str] = (),
@@ -243,13 +264,22 @@ class Policy:
 
         The token passes exactly when every result is ``ok``; the first failing result's reason is
         the refusal the guard would answer. Call it only on a payload whose signature is verified
-        (:func:`parse_payload` after :func:`verify_signature`).
+        (:func:`parse_payload` after :func:`verify_signature`). The route's needs are a
+        :class:`~kinde_guard.Requirements` or, as before, ``scopes`` / ``permissions`` / ``match``.
 
         >>> policy = Policy.from_config(GuardConfig(domain="https://acme.kinde.com", audience="https://api"))
         >>> payload = {"iss": "https://acme.kinde.com", "aud": ["https://api"], "exp": 2000, "scp": []}
         >>> [r.name for r in policy.explain(payload, now=1000, scopes=["read:orders"]) if not r.ok]
         ['scopes']
+        >>> payload["roles"] = [{"id": "1", "key": "viewer", "name": "Viewer"}]
+        >>> [r.name for r in policy.explain(payload, 1000, Requirements(roles=["admin"])) if not r.ok]
+        ['roles']
         """
+        if requirements is None:
+            requirements = Requirements(scopes=scopes, permissions=permissions, match=match)
+        elif tuple(scopes) or tuple(permissions) or match != "all":
+            raise TypeError("Pass either requirements or scopes=/permissions=/match=, not both.")
+        needs = requirements
         claims = Claims.from_payload(payload)
 
         def require(granted: frozenset[str], wanted: Iterable[str], how: Match, kind: str) -> Callable[[], None]:
@@ -269,8 +299,15 @@ class Policy:
             ("token_type", lambda: self._check_token_type(claims)),
             ("required_scopes", require(claims.scopes, self.required_scopes, "all", "scope")),
             ("required_permissions", require(claims.permissions, self.required_permissions, "all", "permission")),
-            ("scopes", require(claims.scopes, scopes, match, "scope")),
-            ("permissions", require(claims.permissions, permissions, match, "permission")),
+            ("scopes", require(claims.scopes, needs.scopes, needs.match, "scope")),
+            ("permissions", require(claims.permissions, needs.permissions, needs.match, "permission")),
+            ("roles", lambda: check_roles(claims, needs.roles, needs.match) if needs.roles else None),
+            (
+                "feature_flags",
+                lambda: check_feature_flags(claims, needs.feature_flags) if needs.feature_flags else None,
+            ),
+            ("org_codes", lambda: check_org_codes(claims, needs.org_codes) if needs.org_codes else None),
+            ("claims_check", lambda: _explain_rule(claims, needs)),
         )
         results = []
         for name, step in steps:
@@ -294,3 +331,130 @@ def _require(granted: frozenset[str], wanted: Iterable[str], match: Match, kind:
         # The challenge's scope= names OAuth scopes only; permissions are not scopes (RFC 6750 §3).
         required_scopes=wanted if kind == "scope" else (),
     )
+
+
+# -- the route's Kinde requirements: one function per kind -------------------------------------------
+#
+# Each takes the fast way first (one set operation or a few dict lookups on claims the cached
+# verdict already holds) and only on a refusal reads the raw claim again to say what is wrong:
+# absent (an opt-in claim that is not enabled in Kinde), malformed, or not what the route needs.
+# Every refusal is 403 insufficient_scope without a scope= parameter (these are not OAuth scopes).
+
+_ROLES_HOWTO = (
+    "enable Roles in the Kinde application's token customization "
+    "(Settings > Applications > your application > Tokens > Access token > Customize)"
+)
+_FLAGS_HOWTO = (
+    "enable feature flags in the Kinde application's token customization "
+    "(Settings > Applications > your application > Tokens; for an M2M application, its Tokens tab)"
+)
+_FLAG_SHAPE = '{"t": "b" | "i" | "s", "v": <a value of that type>}'
+_TYPE_CODES: Mapping[type, str] = {python: code for code, python in FLAG_TYPES.items()}
+
+
+def _listed(wanted: Iterable[str], match: Match) -> str:
+    return f"{'all of' if match == 'all' else 'one of'}: {', '.join(wanted)}"
+
+
+def _role_shape_ok(roles: object) -> bool:
+    if type(roles) is not list:
+        return False
+    return all(type(r) is dict and type(r.get("key")) is str and r.get("key") for r in roles)
+
+
+def check_roles(claims: Claims, wanted: tuple[str, ...], match: Match = "all") -> None:
+    """The token's ``roles`` hold the ``wanted`` role keys (all, or one with ``match="any"``)."""
+    granted = claims.role_keys
+    if granted.issuperset(wanted) if match == "all" else not granted.isdisjoint(wanted):
+        return
+    raw = claims.raw.get("roles")
+    if raw is None:
+        raise InsufficientScopeError(
+            f'The token has no "roles" claim, so it cannot show the required role ({_listed(wanted, match)}): '
+            f"{_ROLES_HOWTO}."
+        )
+    if not _role_shape_ok(raw):
+        raise InsufficientScopeError(
+            'The "roles" claim is malformed: it must be a list of objects each with a string "key", '
+            'as Kinde issues it ([{"id": ..., "key": "admin", "name": "Admin"}]).'
+        )
+    _require(granted, wanted, match, "role")
+
+
+def _shown(value: object) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_feature_flags(claims: Claims, wanted: tuple[tuple[str, FlagValue], ...]) -> None:
+    """Each ``(code, value)`` flag is in the token's ``feature_flags`` with ``value``'s Kinde type
+    (``bool`` "b", ``int`` "i", ``str`` "s") and equal to it. ``True`` never matches an integer 1."""
+    flags = claims.raw.get("feature_flags")
+    if type(flags) is dict:
+        for code, value in wanted:
+            found = flag_value(flags.get(code))
+            if type(found) is not type(value) or found != value:
+                break
+        else:
+            return
+    listed = ", ".join(f"{code}={json.dumps(value)}" for code, value in wanted)
+    if flags is None:
+        raise InsufficientScopeError(
+            f'The token has no "feature_flags" claim, so it cannot show the required feature flag '
+            f"(all of: {listed}): {_FLAGS_HOWTO}."
+        )
+    if type(flags) is not dict:
+        raise InsufficientScopeError(f'The "feature_flags" claim is malformed: it must be an object of {_FLAG_SHAPE}.')
+    unmet = []
+    for code, value in wanted:
+        entry = flags.get(code)
+        if entry is None:
+            unmet.append(f"{code} (absent)")
+            continue
+        found = flag_value(entry)
+        if found is None:
+            raise InsufficientScopeError(f'The "feature_flags" claim is malformed: flag "{code}" is not {_FLAG_SHAPE}.')
+        if type(found) is not type(value):
+            kind = {"b": "a boolean", "i": "an integer", "s": "a string"}[_TYPE_CODES[type(found)]]
+            unmet.append(f"{code} ({kind} flag, {_shown(found)})")
+        elif found != value:
+            unmet.append(f"{code} (token: {_shown(found)})")
+    raise InsufficientScopeError(
+        f"The token lacks the required feature flag (all of: {listed}; not met: {', '.join(unmet)})."
+    )
+
+
+def check_org_codes(claims: Claims, wanted: tuple[str, ...]) -> None:
+    """The token's ``org_code`` is one of ``wanted``."""
+    if claims.org_code in wanted:
+        return
+    raw = claims.raw.get("org_code")
+    which = f"the organization {wanted[0]}" if len(wanted) == 1 else f"one of the organizations {', '.join(wanted)}"
+    if raw is None:
+        raise InsufficientScopeError(
+            f'The token has no "org_code" claim: this route requires a token for {which} '
+            "(sign in to the organization; for M2M, use an application scoped to it)."
+        )
+    if type(raw) is not str:
+        raise InsufficientScopeError('The "org_code" claim is malformed: it must be a string (org_...).')
+    raise InsufficientScopeError(f"The token is for the organization {_shown(raw)}; this route requires {which}.")
+
+
+def check_claims_rule(claims: Claims, rule: ClaimsCheck, message: str) -> None:
+    """The route's own ``claims_check(claims)`` returns ``True``; anything else, or an exception,
+    refuses with ``message``. An exception is logged (its type and traceback; never the token)."""
+    try:
+        passed = rule(claims) is True
+    except Exception:
+        # A bug in the route's rule must refuse (fail closed), never answer 500 or let the request in.
+        logger.warning(
+            "claims_check %s raised: the request is refused", getattr(rule, "__qualname__", "rule"), exc_info=True
+        )
+        passed = False
+    if not passed:
+        raise InsufficientScopeError(message)
+
+
+def _explain_rule(claims: Claims, needs: Requirements) -> None:
+    if needs.claims_check is not None:
+        check_claims_rule(claims, needs.claims_check, needs.claims_check_message)

@@ -20,6 +20,7 @@ API = "https://api.example.com"
 NOW = 1_700_000_000
 NAMES = ["iss", "aud", "exp", "nbf", "iat", "azp", "org_code", "token_type"]
 NAMES += ["required_scopes", "required_permissions", "scopes", "permissions"]
+NAMES += ["roles", "feature_flags", "org_codes", "claims_check"]
 VALID: dict[str, Any] = {
     "iss": DOMAIN,
     "aud": [API],
