@@ -9,6 +9,7 @@ Installed with kinde-guard (a ``pytest11`` entry point): there is nothing to imp
 
       kinde_token()                                   # a user token: scp openid email offline
       kinde_token(scopes=["read:orders"], permissions=["delete:orders"])
+      kinde_token(roles=["admin"], feature_flags={"beta": True}, org_code="org_acme")
       kinde_token(m2m=True, scopes=["write:orders"])  # client credentials: gty, scope, no sub
       kinde_token(expired=True)                       # expired an hour ago
       kinde_token(audience="https://other.example")   # any claim: kinde_token(org_code="org_x")
@@ -26,14 +27,14 @@ The issuer's audience is ``https://api.example.com``; set yours in the pytest co
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .testing import DEFAULT_AUDIENCE, TestIssuer
+from .testing import DEFAULT_AUDIENCE, TestIssuer, kinde_roles
 
 __all__ = ["TokenFactory", "kinde_env", "kinde_issuer", "kinde_token"]
 
@@ -60,6 +61,8 @@ class TokenFactory:
         *,
         scopes: Sequence[str] | None = None,
         permissions: Sequence[str] | None = None,
+        roles: Sequence[str | Mapping[str, Any]] | None = None,
+        feature_flags: Mapping[str, Any] | None = None,
         expired: bool = False,
         audience: str | Sequence[str] | None = None,
         m2m: bool = False,
@@ -68,6 +71,7 @@ class TokenFactory:
     ) -> str:
         """A user token (``scp``, ``sub``; ``permissions`` with an ``org_code``), or with
         ``m2m=True`` a client-credentials token (``gty``, ``scope`` and ``scp``, no ``sub``).
+        ``roles=["admin"]`` and ``feature_flags={"beta": True}`` add those claims in Kinde's shapes.
         Keyword claims override or, with :data:`~kinde_guard.testing.OMIT`, remove claims."""
         if audience is not None:
             claims["aud"] = audience.split() if isinstance(audience, str) else list(audience)
@@ -78,8 +82,19 @@ class TokenFactory:
         if m2m:
             if permissions is not None:
                 claims["permissions"] = list(permissions)
-            return self.issuer.mint_m2m(scopes=scopes or (), expires_in=expires_in, **claims)
-        return self.issuer.mint(scopes=scopes, permissions=permissions, expires_in=expires_in, **claims)
+            if roles is not None:
+                claims["roles"] = kinde_roles(roles)
+            return self.issuer.mint_m2m(
+                scopes=scopes or (), feature_flags=feature_flags, expires_in=expires_in, **claims
+            )
+        return self.issuer.mint(
+            scopes=scopes,
+            permissions=permissions,
+            roles=roles,
+            feature_flags=feature_flags,
+            expires_in=expires_in,
+            **claims,
+        )
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ For kinde_guard's own tests and for yours::
 Any claim or header can be overridden, or removed with :data:`OMIT`::
 
     issuer.mint(exp=OMIT, aud=[], headers={"kid": "nope"})
+    issuer.mint(roles=["admin"], feature_flags={"beta": True, "seats": 5}, org_code="org_acme")
 
 ``DevIssuer`` is the same class under its first name, kept for the tests that import it. Not to be
 confused with the interactive dev authorization server of ``kinde-guard dev-issuer``
@@ -22,7 +23,15 @@ confused with the interactive dev authorization server of ``kinde-guard dev-issu
 from __future__ import annotations
 
 from ._clock import FrozenClock
-from ._issuer import DEFAULT_AUDIENCE, DEFAULT_CLIENT_ID, OMIT, DevIssuer, TestIssuer
+from ._issuer import (
+    DEFAULT_AUDIENCE,
+    DEFAULT_CLIENT_ID,
+    OMIT,
+    DevIssuer,
+    TestIssuer,
+    kinde_feature_flags,
+    kinde_roles,
+)
 from ._jws import b64url, generate_rsa_key, kid_for, sign_jws
 
 __all__ = [
@@ -34,6 +43,8 @@ __all__ = [
     "TestIssuer",
     "b64url",
     "generate_rsa_key",
+    "kinde_feature_flags",
+    "kinde_roles",
     "kid_for",
     "sign_jws",
 ]
