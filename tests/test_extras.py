@@ -22,7 +22,11 @@ import {adapter}
 
 @pytest.mark.parametrize(
     ("adapter", "framework", "extra"),
-    [("kinde_guard.fastapi", "fastapi", "fastapi"), ("kinde_guard.flask", "flask", "flask")],
+    [
+        ("kinde_guard.fastapi", "fastapi", "fastapi"),
+        ("kinde_guard.flask", "flask", "flask"),
+        ("kinde_guard.mcp", "mcp", "mcp"),
+    ],
 )
 def test_an_adapter_without_its_extra_names_the_extra(adapter: str, framework: str, extra: str) -> None:
     code = BLOCKER.format(framework=framework, adapter=adapter)

@@ -20,31 +20,22 @@ client can ask for it (step-up). :class:`ToolScopes` does that last part at the 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, TransportSecuritySettings
+from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kinde_guard import AuthError, Claims, ConfigurationError, GuardConfig, KindeGuard
+from examples.mcp_server.orders import ORDERS, TOOL_SCOPES, config_from_env, mcp_path, transport_security
+from kinde_guard import AuthError, Claims, ConfigurationError, KindeGuard
 from kinde_guard.asgi import KindeGuardMiddleware
 
 __all__ = ["REALM", "TOOL_SCOPES", "ToolScopes", "create_app", "create_server"]
 
 #: The realm of every challenge this server sends.
 REALM = "mcp"
-
-#: The scopes each tool needs (all of them); a tool not listed needs only a valid token.
-TOOL_SCOPES: Mapping[str, tuple[str, ...]] = {"list_orders": ("read:orders",)}
-
-_ORDERS = (
-    {"id": "ord_1", "item": "coffee", "quantity": 2},
-    {"id": "ord_2", "item": "tea", "quantity": 1},
-)
 
 
 def _claims(ctx: Context, guard: KindeGuard, tool: str) -> Claims:
@@ -77,7 +68,7 @@ def create_server(guard: KindeGuard) -> MCPServer:
     async def list_orders(ctx: Context) -> list[dict[str, Any]]:
         """The orders (needs the read:orders scope)."""
         _claims(ctx, guard, "list_orders")
-        return [dict(order) for order in _ORDERS]
+        return [dict(order) for order in ORDERS]
 
     return server
 
@@ -223,22 +214,12 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-def _transport_security(resource: str) -> TransportSecuritySettings | None:
-    """The SDK's DNS-rebinding check (Host and Origin) for the host of the resource identifier.
-    ``None`` on loopback, where the SDK's own default (any port of 127.0.0.1/localhost/[::1]) applies."""
-    parts = urlsplit(resource)
-    if parts.hostname in ("127.0.0.1", "localhost", "::1"):
-        return None
-    origin = f"{parts.scheme}://{parts.netloc}"
-    return TransportSecuritySettings(allowed_hosts=[parts.netloc], allowed_origins=[origin])
-
-
 def create_app(guard: KindeGuard) -> ASGIApp:
     """The MCP server's ASGI app, at the path of ``guard.config.resource``, guarded by ``guard``."""
     resource = guard.config.resource
     if not resource:
         raise ConfigurationError("The MCP example needs GuardConfig.resource: the URL of its MCP endpoint.")
-    path = urlsplit(resource).path.rstrip("/") or "/mcp"
+    path = mcp_path(resource)
     guard.declare_scopes(_union(TOOL_SCOPES.values()))
     server = create_server(guard)
     # Stateless with JSON answers: every HTTP request carries its own token and is checked on its
@@ -247,25 +228,10 @@ def create_app(guard: KindeGuard) -> ASGIApp:
         streamable_http_path=path,
         stateless_http=True,
         json_response=True,
-        transport_security=_transport_security(resource),
+        transport_security=transport_security(resource),
     )
     scoped = ToolScopes(mcp_app, guard=guard, tools=TOOL_SCOPES, path=path)
     return KindeGuardMiddleware(scoped, guard=guard, realm=REALM)
 
 
-def _app_from_env() -> ASGIApp:
-    missing = [name for name in ("KINDE_DOMAIN", "KINDE_RESOURCE") if not os.environ.get(name)]
-    if missing:
-        raise SystemExit(
-            f"examples.mcp_server cannot start: set {' and '.join(missing)}, e.g. "
-            "KINDE_DOMAIN=https://acme.kinde.com KINDE_RESOURCE=http://127.0.0.1:8000/mcp "
-            "(see examples/mcp_server/README.md)."
-        )
-    try:
-        config = GuardConfig.from_env()
-    except ConfigurationError as exc:
-        raise SystemExit(f"examples.mcp_server cannot start: {exc}") from None
-    return create_app(KindeGuard(config))
-
-
-app = _app_from_env()
+app = create_app(KindeGuard(config_from_env("examples.mcp_server")))
