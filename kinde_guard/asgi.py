@@ -15,11 +15,20 @@ Two ways in, one error format (:func:`kinde_guard.responses.render_error`):
 Either way ``request.user`` is a :class:`KindeUser`, ``request.auth.scopes`` holds the token's
 scopes (plus ``"authenticated"``), so ``@requires("read:orders")`` works unchanged, and the
 verified :class:`~kinde_guard.Claims` are in ``request.state.kinde_claims``.
+
+Starlette's ``@requires`` sees scopes only. For Kinde roles, feature flags, organizations or a
+claims check on one endpoint, use :func:`require`, which answers refusals in the one format::
+
+    @require(guard, roles=["admin"], feature_flags=["beta"])
+    async def reports(request: Request) -> JSONResponse: ...
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
 
 from starlette.authentication import (
     AuthCredentials,
@@ -28,16 +37,19 @@ from starlette.authentication import (
     BaseUser,
     UnauthenticatedUser,
 )
-from starlette.requests import HTTPConnection
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .claims import Claims
+from .claims import Claims, FlagValue, Match
 from .errors import AuthError, InvalidRequestError, JWKSError, MissingTokenError
 from .guard import KindeGuard
 from .paths import PublicPaths
+from .requirements import ClaimsCheck, Requirements
 from .resource import METADATA_HEADERS, metadata_path, metadata_query
 from .responses import ErrorResponse
+from .websocket import Handshake, read_handshake
 
 __all__ = [
     "AUTHENTICATED",
@@ -48,6 +60,7 @@ __all__ = [
     "ProtectedResourceMetadata",
     "attach_claims",
     "authorization_header",
+    "require",
 ]
 
 #: The pseudo-scope every verified request carries, as in Starlette's docs: ``@requires("authenticated")``.
@@ -160,11 +173,16 @@ class KindeGuardMiddleware:
         public_paths: Iterable[str] = (),
         required: bool = True,
         realm: str = "api",
+        websocket_subprotocol_token: bool = False,
+        websocket_query_token: bool = False,
     ) -> None:
         self.app = app
         self.guard = guard
         self.required = required
         self.realm = realm
+        # Opt-in token sources of a websocket handshake, for browsers (see kinde_guard.websocket).
+        self.websocket_subprotocol_token = websocket_subprotocol_token
+        self.websocket_query_token = websocket_query_token
         self.public_paths = PublicPaths(public_paths)
         resource = guard.config.resource
         # RFC 9728: with a resource identifier, the metadata lives at an origin-root path.
@@ -186,8 +204,14 @@ class KindeGuardMiddleware:
             attach_claims(scope, None)
             await self.app(scope, receive, send)
             return
+        handshake = None
         try:
             header = authorization_header(scope)
+            if scope["type"] == "websocket" and (self.websocket_subprotocol_token or self.websocket_query_token):
+                handshake = read_handshake(
+                    scope, header, subprotocol=self.websocket_subprotocol_token, query=self.websocket_query_token
+                )
+                header = handshake.authorization
             # A token verified before is a cache hit: answered without a coroutine or an await.
             claims = self.guard.authenticate_cached(header)
             if claims is None:
@@ -195,6 +219,8 @@ class KindeGuardMiddleware:
         except (AuthError, JWKSError) as exc:
             await _refuse(scope, receive, send, self.guard.render_error(exc, self.realm))
             return
+        if handshake is not None:
+            scope, send = websocket_without_token(scope, send, handshake)
         attach_claims(scope, claims)
         await self.app(scope, receive, send)
 
@@ -211,6 +237,19 @@ class KindeGuardMiddleware:
             if self.required:
                 raise
             return None
+
+
+def websocket_without_token(scope: Scope, send: Send, handshake: Handshake) -> tuple[Scope, Send]:
+    """The scope the app sees (subprotocols and query string without the token) and a ``send``
+    whose ``websocket.accept`` never echoes the token's subprotocol entry."""
+    scope = dict(scope, subprotocols=list(handshake.subprotocols), query_string=handshake.query_string)
+
+    async def send_accept(message: Message) -> None:
+        if message["type"] == "websocket.accept":
+            message = dict(message, subprotocol=handshake.accepted_subprotocol(message.get("subprotocol")))
+        await send(message)
+
+    return scope, send_accept
 
 
 class KindeAuthenticationError(AuthenticationError):
@@ -303,3 +342,74 @@ class ProtectedResourceMetadata:
         if scope["type"] != "http":
             return
         await send_resource_metadata(self.guard, scope, send)
+
+
+Endpoint = Callable[[Request], Any]
+
+
+def require(
+    guard: KindeGuard,
+    *,
+    scopes: Iterable[str] | None = None,
+    permissions: Iterable[str] | None = None,
+    match: Match = "all",
+    roles: Iterable[str] | None = None,
+    feature_flags: Mapping[str, FlagValue] | Iterable[str] | None = None,
+    org_codes: Iterable[str] | None = None,
+    claims_check: ClaimsCheck | None = None,
+    claims_check_message: str | None = None,
+    realm: str = "api",
+) -> Callable[[Endpoint], Callable[[Request], Awaitable[Response]]]:
+    """Decorate a Starlette endpoint (``async def`` or plain ``def``, taking the ``Request``) so it
+    runs only for a token meeting these :class:`~kinde_guard.Requirements`; a refusal is the one
+    answer of every adapter (:meth:`KindeGuard.render_error`).
+
+    Behind :class:`KindeGuardMiddleware` (or :class:`KindeAuthBackend`) it checks the claims the
+    middleware verified; alone, it verifies the request's token itself. Use it where Starlette's
+    ``@requires`` would need more than scopes::
+
+        @require(guard, roles=["admin"], org_codes=["org_acme"])
+        async def admin(request: Request) -> JSONResponse:
+            return JSONResponse({"for": request.state.kinde_claims.sub})
+    """
+    needs = Requirements(
+        scopes=scopes,
+        permissions=permissions,
+        match=match,
+        roles=roles,
+        feature_flags=feature_flags,
+        org_codes=org_codes,
+        claims_check=claims_check,
+        claims_check_message=claims_check_message,
+    )
+
+    def decorate(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+        is_async = inspect.iscoroutinefunction(endpoint)
+
+        @functools.wraps(endpoint)
+        async def guarded(request: Request) -> Response:
+            scope = request.scope
+            try:
+                claims = scope.get("state", {}).get("kinde_claims")
+                if isinstance(claims, Claims):
+                    guard.authorize(claims, requirements=needs)
+                else:
+                    header = authorization_header(scope)
+                    claims = guard.authenticate_cached(header, requirements=needs)
+                    if claims is None:
+                        claims = await guard.authenticate_async(header, requirements=needs)
+                    attach_claims(scope, claims)
+            except (AuthError, JWKSError) as exc:
+                error = guard.render_error(exc, realm)
+                response = Response(error.body, status_code=error.status)
+                response.raw_headers = _asgi_headers(error)
+                return response
+            if is_async:
+                result: Response = await endpoint(request)
+            else:
+                result = await run_in_threadpool(endpoint, request)
+            return result
+
+        return guarded
+
+    return decorate

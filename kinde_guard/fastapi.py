@@ -18,6 +18,9 @@
     @app.delete("/orders/{order_id}", status_code=204)
     async def delete(claims: Annotated[Claims, Depends(kinde.require_permissions("delete:orders"))]): ...
 
+    @app.get("/admin/reports")  # Kinde roles, feature flags, organizations: the OpenAPI description says so
+    async def reports(claims: Annotated[Claims, Depends(kinde.require(roles=["admin"], feature_flags=["beta"]))]): ...
+
 Refusals answer exactly like :class:`kinde_guard.asgi.KindeGuardMiddleware` once ``install(app)``
 has run. Without it they still carry the right status and ``WWW-Authenticate`` header, but in
 FastAPI's ``{"detail": ...}`` envelope (and a warning is logged once).
@@ -34,6 +37,7 @@ from .extras import missing_extra
 try:
     from fastapi import FastAPI, HTTPException, Security
     from fastapi.openapi.models import OAuth2, OAuthFlowAuthorizationCode, OAuthFlows
+    from fastapi.routing import APIRoute
     from fastapi.security import SecurityScopes
     from fastapi.security.base import SecurityBase
 except ModuleNotFoundError as exc:
@@ -42,13 +46,16 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from .asgi import authorization_header
-from .claims import Claims, Match
+from .claims import Claims, FlagValue, Match
 from .errors import AuthError, JWKSError, MissingTokenError
 from .guard import KindeGuard
-from .requirements import NO_REQUIREMENTS, Requirements
+from .requirements import NO_REQUIREMENTS, ClaimsCheck, Requirements
 from .responses import render_error
 
-__all__ = ["KindeAuth", "KindeAuthHTTPException", "kinde_exception_handler"]
+__all__ = ["REQUIREMENTS_ATTRIBUTE", "KindeAuth", "KindeAuthHTTPException", "kinde_exception_handler"]
+
+#: The attribute of a :meth:`KindeAuth.require` dependency holding its Requirements (read by ``install``).
+REQUIREMENTS_ATTRIBUTE = "kinde_requirements"
 
 logger = logging.getLogger("kinde_guard.fastapi")
 
@@ -141,6 +148,51 @@ class KindeAuth(SecurityBase):
 
         return permitted
 
+    def require(
+        self,
+        *,
+        scopes: Iterable[str] | None = None,
+        permissions: Iterable[str] | None = None,
+        match: Match = "all",
+        roles: Iterable[str] | None = None,
+        feature_flags: Mapping[str, FlagValue] | Iterable[str] | None = None,
+        org_codes: Iterable[str] | None = None,
+        claims_check: ClaimsCheck | None = None,
+        claims_check_message: str | None = None,
+    ) -> Callable[[HTTPConnection, Claims | None], Awaitable[Claims | None]]:
+        """A dependency for any :class:`~kinde_guard.Requirements`: ``Depends(kinde.require(
+        roles=["admin"], feature_flags={"plan": "pro"}, org_codes=["org_acme"]))`` returns the
+        :class:`~kinde_guard.Claims` of a token meeting them. The route's scopes go into OpenAPI's
+        security requirement as with ``Security(kinde, scopes=...)``; after ``install(app)`` the
+        operation's description also says what the route requires ("Requires: role admin; ...").
+        """
+        needs = Requirements(
+            scopes=scopes,
+            permissions=permissions,
+            match=match,
+            roles=roles,
+            feature_flags=feature_flags,
+            org_codes=org_codes,
+            claims_check=claims_check,
+            claims_check_message=claims_check_message,
+        )
+        scheme_scopes = list(needs.scopes) if needs.match == "all" else []
+
+        async def required(
+            conn: HTTPConnection,
+            claims: Claims | None = Security(self, scopes=scheme_scopes),  # noqa: B008
+        ) -> Claims | None:
+            if claims is None:
+                return None
+            try:
+                self.guard.authorize(claims, requirements=needs)
+            except AuthError as exc:
+                raise self._http_error(conn, exc) from None
+            return claims
+
+        setattr(required, REQUIREMENTS_ATTRIBUTE, needs)
+        return required
+
     def swagger_ui_init_oauth(self, client_id: str = "", scopes: Iterable[str] = ()) -> dict[str, Any]:
         """Settings for ``FastAPI(swagger_ui_init_oauth=...)``: PKCE, your client id, and the
         ``audience`` parameter Kinde needs to put your API in the token's ``aud``."""
@@ -159,8 +211,11 @@ class KindeAuth(SecurityBase):
         build = app.openapi
 
         def openapi() -> dict[str, Any]:
+            if app.openapi_schema is not None:
+                return app.openapi_schema
             schema = build()
             self._add_route_scopes(schema)
+            _describe_requirements(app, schema)
             return schema
 
         app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend it
@@ -208,3 +263,29 @@ class KindeAuth(SecurityBase):
                 for requirement in operation.get("security", ()) if isinstance(operation, dict) else ():
                     for scope in requirement.get(self.scheme_name, ()):
                         listed.setdefault(scope, f"API scope {scope}")
+
+
+def _describe_requirements(app: FastAPI, schema: dict[str, Any]) -> None:
+    """Append "Requires: ..." to the description of every operation with a ``require`` dependency."""
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        needs = [n for n in _route_requirements(route.dependant) if n]
+        if not needs:
+            continue
+        text = "Requires: " + "; ".join(dict.fromkeys(n.describe() for n in needs)) + "."
+        for method in route.methods or ():
+            operation = schema.get("paths", {}).get(route.path_format, {}).get(method.lower())
+            if isinstance(operation, dict) and text not in operation.get("description", ""):
+                described = operation.get("description")
+                operation["description"] = f"{described}\n\n{text}" if described else text
+
+
+def _route_requirements(dependant: Any) -> list[Requirements]:
+    found = []
+    for dependency in getattr(dependant, "dependencies", ()):
+        needs = getattr(dependency.call, REQUIREMENTS_ATTRIBUTE, None)
+        if isinstance(needs, Requirements):
+            found.append(needs)
+        found.extend(_route_requirements(dependency))
+    return found

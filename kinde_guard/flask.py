@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast, overload
 
@@ -42,11 +42,11 @@ try:
 except ModuleNotFoundError as exc:
     raise missing_extra(exc, adapter="kinde_guard.flask", extra="flask") from None
 
-from .claims import Claims, Match
+from .claims import Claims, FlagValue, Match
 from .config import GuardConfig
 from .errors import AuthError, JWKSError
 from .guard import KindeGuard
-from .requirements import Requirements
+from .requirements import ClaimsCheck, Requirements
 from .resource import METADATA_HEADERS, metadata_path
 
 __all__ = ["EXTENSION_KEY", "FlaskKindeGuard", "current_claims"]
@@ -148,6 +148,11 @@ class FlaskKindeGuard:
         scopes: Iterable[str] | None = None,
         permissions: Iterable[str] | None = None,
         match: Match = "all",
+        roles: Iterable[str] | None = None,
+        feature_flags: Mapping[str, FlagValue] | Iterable[str] | None = None,
+        org_codes: Iterable[str] | None = None,
+        claims_check: ClaimsCheck | None = None,
+        claims_check_message: str | None = None,
     ) -> Callable[[View], View]: ...
 
     def require(
@@ -158,19 +163,36 @@ class FlaskKindeGuard:
         scopes: Iterable[str] | None = None,
         permissions: Iterable[str] | None = None,
         match: Match = "all",
+        roles: Iterable[str] | None = None,
+        feature_flags: Mapping[str, FlagValue] | Iterable[str] | None = None,
+        org_codes: Iterable[str] | None = None,
+        claims_check: ClaimsCheck | None = None,
+        claims_check_message: str | None = None,
     ) -> View | Callable[[View], View]:
-        """Decorate a view so it runs only for a valid token granting ``scopes`` / ``permissions``.
+        """Decorate a view so it runs only for a valid token granting ``scopes`` / ``permissions``,
+        holding the Kinde ``roles`` (by key), with the ``feature_flags``, for one of the
+        ``org_codes`` and passing ``claims_check`` (see :class:`~kinde_guard.Requirements`).
 
         ``@kinde.require()`` (or bare ``@kinde.require``) asks for any valid token;
-        ``match="any"`` accepts a token holding at least one of the listed scopes and one of the
-        listed permissions. Sync and ``async def`` views are both supported.
+        ``match="any"`` accepts a token holding at least one of the listed scopes, one of the
+        listed permissions and one of the listed roles. Sync and ``async def`` views are both
+        supported. ``@kinde.require(roles=["admin"], feature_flags=["beta"])``.
 
         >>> kinde = FlaskKindeGuard()
         >>> @kinde.require(scopes=["read:orders"])
         ... def orders() -> list[str]:
         ...     return []
         """
-        needs = Requirements(scopes=scopes, permissions=permissions, match=match)
+        needs = Requirements(
+            scopes=scopes,
+            permissions=permissions,
+            match=match,
+            roles=roles,
+            feature_flags=feature_flags,
+            org_codes=org_codes,
+            claims_check=claims_check,
+            claims_check_message=claims_check_message,
+        )
         self.required_scopes.update(needs.scopes)
         if view is not None:
             return _guarded(view, needs)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .claims import FlagValue, Match
@@ -101,6 +101,9 @@ class Requirements:
     org_codes: tuple[str, ...]
     claims_check: ClaimsCheck | None
     claims_check_message: str
+    # The Kinde type of each flag's value: True == 1 in Python, yet feature_flags={"beta": True}
+    # and {"beta": 1} are different requirements, so equality and hashing must see the types.
+    _flag_types: tuple[str, ...] = field(repr=False)
 
     def __init__(
         self,
@@ -127,7 +130,9 @@ class Requirements:
         object.__setattr__(self, "permissions", _names(permissions, "permissions"))
         object.__setattr__(self, "match", match)
         object.__setattr__(self, "roles", _names(roles, "roles"))
-        object.__setattr__(self, "feature_flags", _flags(feature_flags))
+        flags = _flags(feature_flags)
+        object.__setattr__(self, "feature_flags", flags)
+        object.__setattr__(self, "_flag_types", tuple(type(value).__name__ for _, value in flags))
         object.__setattr__(self, "org_codes", _names(org_codes, "org_codes"))
         object.__setattr__(self, "claims_check", claims_check)
         object.__setattr__(self, "claims_check_message", claims_check_message or DEFAULT_CLAIMS_CHECK_MESSAGE)

@@ -13,6 +13,11 @@ from ``environ["kinde_guard.claims"]``::
 
     # in a view: claims = environ["kinde_guard.claims"]   # a Claims, or None when anonymous
 
+Per route (Kinde roles, feature flags, organizations, a claims check, or scopes), decorate the WSGI
+app of that route with :func:`require`::
+
+    reports = require(guard, roles=["admin"], feature_flags=["beta"])(reports_app)
+
 Threads and processes: build the guard once per process (at import time, as above). Its key set is
 shared by the server's threads and fetches the JWKS once however many requests arrive at a cold
 start; pre-fork servers (gunicorn) give each worker process its own guard and key set.
@@ -20,14 +25,15 @@ start; pre-fork servers (gunicorn) give each worker process its own guard and ke
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from .claims import Claims
+from .claims import Claims, FlagValue, Match
 from .errors import AuthError, JWKSError, MissingTokenError
 from .guard import KindeGuard
 from .paths import PublicPaths
+from .requirements import ClaimsCheck, Requirements
 from .resource import METADATA_HEADERS, metadata_path, metadata_query
 
 if TYPE_CHECKING:
@@ -41,6 +47,7 @@ __all__ = [
     "ProtectedResourceMetadata",
     "PublicPaths",
     "claims_from_environ",
+    "require",
     "send_resource_metadata",
 ]
 
@@ -163,3 +170,54 @@ def claims_from_environ(environ: WSGIEnvironment) -> Claims | None:
     """
     claims = environ.get(CLAIMS_KEY)
     return claims if isinstance(claims, Claims) else None
+
+
+def require(
+    guard: KindeGuard,
+    *,
+    scopes: Iterable[str] | None = None,
+    permissions: Iterable[str] | None = None,
+    match: Match = "all",
+    roles: Iterable[str] | None = None,
+    feature_flags: Mapping[str, FlagValue] | Iterable[str] | None = None,
+    org_codes: Iterable[str] | None = None,
+    claims_check: ClaimsCheck | None = None,
+    claims_check_message: str | None = None,
+    realm: str = "api",
+) -> Callable[[WSGIApplication], WSGIApplication]:
+    """Wrap the WSGI app of one route so it runs only for a token meeting these
+    :class:`~kinde_guard.Requirements`, refusing in the one format of every adapter.
+
+    Behind :class:`KindeGuardMiddleware` it checks the claims the middleware put in
+    ``environ["kinde_guard.claims"]``; alone, it verifies the request's token itself (and sets them)::
+
+        reports = require(guard, roles=["admin"], feature_flags={"plan": "pro"})(reports_app)
+    """
+    needs = Requirements(
+        scopes=scopes,
+        permissions=permissions,
+        match=match,
+        roles=roles,
+        feature_flags=feature_flags,
+        org_codes=org_codes,
+        claims_check=claims_check,
+        claims_check_message=claims_check_message,
+    )
+
+    def decorate(app: WSGIApplication) -> WSGIApplication:
+        def guarded(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+            try:
+                claims = environ.get(CLAIMS_KEY)
+                if isinstance(claims, Claims):
+                    guard.authorize(claims, requirements=needs)
+                else:
+                    environ[CLAIMS_KEY] = guard.authenticate(environ.get("HTTP_AUTHORIZATION"), requirements=needs)
+            except (AuthError, JWKSError) as exc:
+                answer = guard.render_error(exc, realm)
+                start_response(_status_line(answer.status), list(answer.headers))
+                return [answer.body]
+            return app(environ, start_response)
+
+        return guarded
+
+    return decorate
