@@ -1,0 +1,219 @@
+"""Django REST framework: an authentication class, permission classes and an exception handler.
+
+::
+
+    REST_FRAMEWORK = {
+        "DEFAULT_AUTHENTICATION_CLASSES": ["kinde_guard.drf.KindeAuthentication"],
+        "EXCEPTION_HANDLER": "kinde_guard.drf.exception_handler",
+        "UNAUTHENTICATED_USER": None,        # no django.contrib.auth needed
+    }
+
+    class Orders(APIView):
+        permission_classes = [HasScopes("read:orders") & HasPermissions("export:orders")]
+
+The guard and its settings are :mod:`kinde_guard.django`'s (``KINDE_DOMAIN``, ``KINDE_AUDIENCE``,
+...). ``request.user`` is a :class:`~kinde_guard.django.KindeUser` (no database), ``request.auth``
+the verified :class:`~kinde_guard.Claims`.
+
+- A missing or bad token is **401** with the Bearer challenge: :meth:`KindeAuthentication.authenticate_header`
+  gives DRF the challenge, and :func:`exception_handler` answers 401 even when another
+  authentication class without a challenge comes first (where DRF alone answers 403).
+- A scope or permission refusal is **403** with ``WWW-Authenticate: Bearer error="insufficient_scope",
+  scope="..."``; every Kinde refusal has the JSON body of every other adapter, byte for byte. Other
+  DRF errors keep DRF's own format.
+
+This module never imports ``rest_framework.views`` at import time: DRF imports the classes named
+in ``DEFAULT_AUTHENTICATION_CLASSES`` while ``rest_framework.views`` itself is loading, and a
+module-level import of it here would be circular.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .extras import missing_extra
+
+try:
+    from django.http import HttpResponse
+    from django.http.response import ResponseHeaders
+    from rest_framework import exceptions
+    from rest_framework.authentication import BaseAuthentication
+    from rest_framework.permissions import BasePermission, OperationHolderMixin
+except ModuleNotFoundError as exc:
+    raise missing_extra(exc, adapter="kinde_guard.drf", extra="drf") from None
+
+from .claims import Claims, Match
+from .django import KindeUser, claims_of, get_guard, get_realm, refusal
+from .errors import AuthError, InsufficientScopeError, JWKSError, MissingTokenError
+from .guard import KindeGuard
+from .requirements import NO_REQUIREMENTS, Requirements
+
+__all__ = [
+    "REFUSAL_ATTRIBUTE",
+    "SCOPES_IN_USE",
+    "HasPermissions",
+    "HasRequirements",
+    "HasScopes",
+    "KindeAuthentication",
+    "KindeAuthenticationFailed",
+    "KindeUnavailable",
+    "exception_handler",
+]
+
+#: Every scope a :class:`HasRequirements` names (the OpenAPI scheme's scopes, see kinde_guard.drf_openapi).
+SCOPES_IN_USE: set[str] = set()
+
+#: The DRF ``request`` attribute where a refusing Kinde permission leaves its reason for the handler.
+REFUSAL_ATTRIBUTE = "kinde_refusal"
+
+
+class KindeAuthenticationFailed(exceptions.AuthenticationFailed):  # type: ignore[misc]
+    """A token was sent and refused (401 ``invalid_token``, 400 ``invalid_request``); ``error`` is why."""
+
+    def __init__(self, error: AuthError) -> None:
+        super().__init__(error.description or error.error_code)
+        self.status_code = error.status_code
+        self.error = error
+
+
+class KindeUnavailable(exceptions.APIException):  # type: ignore[misc]
+    """No signing key can be had (503, ``Retry-After``); ``error`` is the :class:`~kinde_guard.JWKSError`."""
+
+    status_code = 503
+    default_code = "temporarily_unavailable"
+
+    def __init__(self, error: JWKSError) -> None:
+        super().__init__("The API cannot verify tokens right now; retry later.")
+        self.wait = error.retry_after
+        self.error = error
+
+
+class KindeAuthentication(BaseAuthentication):  # type: ignore[misc]
+    """DRF authentication by Kinde bearer token: ``(KindeUser, Claims)``, or ``None`` without one.
+
+    Behind :class:`kinde_guard.django.KindeGuardMiddleware` it reuses the middleware's claims.
+    Override :meth:`get_guard` to use another guard than the settings' one.
+    """
+
+    def get_guard(self) -> KindeGuard:
+        return get_guard()
+
+    def authenticate(self, request: Any) -> tuple[KindeUser, Claims] | None:
+        claims = claims_of(request)  # DRF's request passes unknown attributes to Django's
+        if claims is None:
+            try:
+                claims = self.get_guard().authenticate(request.META.get("HTTP_AUTHORIZATION"))
+            except MissingTokenError:
+                return None  # no bearer credentials: let the next authentication class try
+            except AuthError as exc:
+                raise KindeAuthenticationFailed(exc) from None
+            except JWKSError as exc:
+                raise KindeUnavailable(exc) from None
+        return KindeUser(claims), claims
+
+    def authenticate_header(self, request: Any) -> str:
+        # A challenge makes DRF answer 401 (not 403) for a missing or refused token.
+        return MissingTokenError().www_authenticate(get_realm(), self.get_guard().challenge_params)
+
+
+class HasRequirements(OperationHolderMixin, BasePermission):  # type: ignore[misc]
+    """Permission: the request's Kinde token meets ``requirements`` (a :class:`~kinde_guard.Requirements`).
+
+    Instances compose with DRF's ``&``, ``|`` and ``~``, with each other and with DRF's own classes
+    (``permission_classes = [HasScopes("read:orders") | IsAdminUser]``). A refusal answers 403 with
+    the ``insufficient_scope`` challenge through :func:`exception_handler`; a request without a
+    Kinde token answers 401. Each new kind of requirement is one thin constructor::
+
+        class HasScopes(HasRequirements):
+            def __init__(self, *scopes: str, match: Match = "all") -> None:
+                super().__init__(Requirements(scopes=scopes, match=match))
+    """
+
+    def __init__(self, requirements: Requirements = NO_REQUIREMENTS) -> None:
+        if not isinstance(requirements, Requirements):
+            raise TypeError("HasRequirements takes a kinde_guard.Requirements, e.g. Requirements(scopes=[...])")
+        self.requirements = requirements
+        SCOPES_IN_USE.update(requirements.scopes)
+        self.message: str | None = None
+
+    def __call__(self) -> HasRequirements:
+        # DRF instantiates every entry of permission_classes: an instance stands for itself.
+        return self
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        claims = request.auth
+        if not isinstance(claims, Claims):
+            return False  # not authenticated by a Kinde token: DRF answers 401 (or 403 for other users)
+        try:
+            get_guard().authorize(claims, requirements=self.requirements)
+        except InsufficientScopeError as exc:
+            # Composed with | the other side may still pass, so refuse by returning False and leave
+            # the reason for exception_handler; the last refusal is the one answered.
+            setattr(request, REFUSAL_ATTRIBUTE, exc)
+            self.message = exc.description
+            return False
+        if getattr(request, REFUSAL_ATTRIBUTE, None) is not None:
+            setattr(request, REFUSAL_ATTRIBUTE, None)  # an alternative passed: the earlier refusal is moot
+        return True
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.requirements!r})"
+
+
+class HasScopes(HasRequirements):
+    """The token grants these OAuth scopes (``scp``/``scope``); ``match="any"``: at least one of them."""
+
+    def __init__(self, *scopes: str, match: Match = "all") -> None:
+        super().__init__(Requirements(scopes=scopes, match=match))
+
+
+class HasPermissions(HasRequirements):
+    """The token holds these Kinde permissions; ``match="any"``: at least one of them."""
+
+    def __init__(self, *permissions: str, match: Match = "all") -> None:
+        super().__init__(Requirements(permissions=permissions, match=match))
+
+
+def _uses_kinde(request: Any) -> bool:
+    return any(isinstance(a, KindeAuthentication) for a in getattr(request, "authenticators", None) or ())
+
+
+class _RefusalHeaders(ResponseHeaders):  # type: ignore[misc]
+    """The headers of a Kinde refusal sent through DRF: DRF's ``finalize_response`` adds ``Allow``
+    (and ``Vary: Accept``) to every response, which would make this answer differ from every other
+    adapter's; a refusal is ``no-store`` and names no method, so those two are left out."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key.lower() not in ("allow", "vary"):
+            super().__setitem__(key, value)
+
+
+def _drf_response(exc: AuthError | JWKSError) -> HttpResponse:
+    # DRF accepts any Django response from an exception handler (finalize_response renders only
+    # its own Response class): the bytes and headers go out exactly as render_error made them.
+    response = refusal(exc)
+    response.headers = _RefusalHeaders(dict(response.items()))
+    return response
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
+    """``REST_FRAMEWORK["EXCEPTION_HANDLER"] = "kinde_guard.drf.exception_handler"``: Kinde refusals
+    in the one format of every adapter (JSON body, status, ``WWW-Authenticate``); anything else is
+    DRF's own ``rest_framework.views.exception_handler``."""
+    request = context.get("request")
+    if isinstance(exc, (KindeAuthenticationFailed, KindeUnavailable)):
+        return _drf_response(exc.error)
+    if isinstance(exc, exceptions.NotAuthenticated) and _uses_kinde(request):
+        # DRF answers 403 when the first authentication class has no challenge: a missing token
+        # is a 401 with the Bearer challenge here, whatever the order.
+        return _drf_response(MissingTokenError())
+    if isinstance(exc, exceptions.PermissionDenied) and request is not None:
+        reason = getattr(request, REFUSAL_ATTRIBUTE, None)
+        if isinstance(reason, InsufficientScopeError):
+            return _drf_response(reason)
+    # Imported here, never at module level: see the module docstring.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    handler: Callable[[Exception, dict[str, Any]], Any] = drf_exception_handler
+    return handler(exc, context)

@@ -1,0 +1,106 @@
+"""Django for the tests: the in-process settings (configured once, overridden per test) and a real
+uvicorn process for an ASGI target (examples/django_app runs in its own process, with its own settings).
+
+with run_uvicorn("examples.django_app.asgi:application", env) as base_url:
+    httpx.get(base_url + "/public")
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from types import SimpleNamespace
+from typing import Any
+
+import django
+from django.conf import settings
+
+from tests.wsgi_servers import ROOT, GunicornFailed, _wait_until_serving
+
+#: The in-process test settings: DRF's defaults are read once, when rest_framework.views loads.
+SETTINGS: dict[str, Any] = {
+    "SECRET_KEY": "tests-only",
+    "ALLOWED_HOSTS": ["*"],
+    "INSTALLED_APPS": ["rest_framework"],
+    "MIDDLEWARE": [],
+    "DATABASES": {},
+    "APPEND_SLASH": False,
+    "ROOT_URLCONF": "tests.django_servers",
+    "USE_TZ": True,
+    "LOGGING_CONFIG": None,
+    "REST_FRAMEWORK": {
+        "DEFAULT_AUTHENTICATION_CLASSES": ["kinde_guard.drf.KindeAuthentication"],
+        "EXCEPTION_HANDLER": "kinde_guard.drf.exception_handler",
+        "UNAUTHENTICATED_USER": None,
+        "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    },
+}
+
+urlpatterns: list[Any] = []  # tests route with override_settings(ROOT_URLCONF=urlconf([...]))
+
+
+def setup_django() -> None:
+    """Configure Django in this process once (no-op afterwards)."""
+    if not settings.configured:
+        settings.configure(**SETTINGS)
+        django.setup()
+
+
+def urlconf(patterns: list[Any]) -> SimpleNamespace:
+    """A ROOT_URLCONF object (Django accepts any object with ``urlpatterns``)."""
+    return SimpleNamespace(urlpatterns=patterns)
+
+
+_RUNNING = re.compile(r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
+
+
+def clean_env(env: Mapping[str, str]) -> dict[str, str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("KINDE_", "DJANGO_"))}
+    full.update(env)
+    return full
+
+
+@contextmanager
+def run_uvicorn(target: str, env: Mapping[str, str]) -> Iterator[str]:
+    """``uvicorn target`` from the repository root on a free port of 127.0.0.1 (a real process)."""
+    command = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", "0", "--lifespan", "off"]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=clean_env(env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stderr is not None
+    output: list[str] = []
+    base_url: list[str] = []
+    found = threading.Event()
+
+    def drain() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            output.append(line)
+            match = _RUNNING.search(line)
+            if match and not base_url:
+                base_url.append(match.group(1))
+                found.set()
+        found.set()
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        found.wait(30)
+        if not base_url or process.poll() is not None:
+            raise GunicornFailed("uvicorn did not start:\n" + "".join(output))
+        _wait_until_serving(base_url[0], process, output)
+        yield base_url[0]
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        reader.join(5)
+        process.stderr.close()
