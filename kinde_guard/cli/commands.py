@@ -16,7 +16,7 @@ from typing import Any
 
 from ..config import GuardConfig
 from ..errors import ConfigurationError, KindeGuardError
-from .check import check_token, render_decoded
+from .check import check_token, parse_feature_flag, render_decoded
 from .examples import EXAMPLES
 from .options import audiences, config_error, domain, words
 from .token_helper import DEFAULT_REDIRECT_URI, DEFAULT_SCOPE, TokenHelperError
@@ -66,7 +66,15 @@ def _check_config(args: argparse.Namespace) -> GuardConfig:
 def cmd_check(args: argparse.Namespace) -> int:
     token = _read_token(args.token)
     config = _check_config(args)
-    passed, checks = check_token(token, config, words(args.scope), words(args.permission))
+    passed, checks = check_token(
+        token,
+        config,
+        words(args.scope),
+        words(args.permission),
+        roles=words(args.role),
+        feature_flags=[parse_feature_flag(f) for f in args.feature_flag or ()],
+        org_codes=words(args.org),
+    )
     if args.json:
         doc = {"ok": passed, "checks": [{"check": c.name, "status": c.status, "detail": c.detail} for c in checks]}
         print(json.dumps(doc, indent=2))
@@ -146,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--no-browser", action="store_true", help="print the sign-in URL instead of opening a browser")
     token.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the sign-in (default 300)")
     token.add_argument("--fresh", action="store_true", help="ignore the token cache: always sign in")
+    token.add_argument(
+        "--device",
+        action="store_true",
+        help="sign in on another device: show a code and a URL, no local browser (RFC 8628; a Device and IoT app)",
+    )
     m2m = _sub(subs, "m2m", "Get a machine-to-machine token (client credentials); print it.", cmd_m2m)
     _add_identity(m2m, "none sent by default (the issuer then grants what the app is authorized for)")
     ref = _sub(
@@ -171,6 +184,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--permission",
         action="append",
         help="permissions the route requires (all of them); space-separated and repeatable",
+    )
+    check.add_argument(
+        "--role",
+        action="append",
+        help="Kinde role keys the route requires (all of them); space-separated and repeatable",
+    )
+    check.add_argument(
+        "--feature-flag",
+        action="append",
+        metavar="CODE[=VALUE]",
+        help='a feature flag the route requires: CODE (a boolean flag that is on), CODE=false, CODE=5, CODE=pro or CODE="5"; repeatable',
+    )
+    check.add_argument(
+        "--org",
+        action="append",
+        help="organizations (org_code) of which the token must be for one; space-separated and repeatable",
     )
     check.add_argument("--jwks-uri", help="where the keys are (default DOMAIN/.well-known/jwks)")
     check.add_argument(

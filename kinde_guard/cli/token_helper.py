@@ -24,20 +24,27 @@ from .pkce import make_nonce, make_state, make_verifier, s256_challenge
 
 __all__ = [
     "AuthFlow",
+    "EndpointUnreachable",
     "Endpoints",
     "TokenHelperError",
     "client_credentials",
     "discover",
     "expires_at",
     "normalize_domain",
+    "post_form",
     "post_token",
     "refresh",
+    "refusal",
     "signing_kids",
 ]
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:53180/callback"
 DEFAULT_SCOPE = "openid email offline"
 HTTP_TIMEOUT = 15.0
+
+
+class EndpointUnreachable(TokenHelperError):
+    """The endpoint could not be reached at all (connection refused, timed out): maybe transient."""
 
 
 def normalize_domain(domain: str) -> str:
@@ -58,10 +65,17 @@ class Endpoints:
     authorization: str
     token: str
     jwks: str
+    #: RFC 8628's device authorization endpoint: the discovery document's, else Kinde's path.
+    device_authorization: str = ""
 
     @classmethod
     def kinde_defaults(cls, domain: str) -> Endpoints:
-        return cls(f"{domain}/oauth2/auth", f"{domain}/oauth2/token", f"{domain}/.well-known/jwks")
+        return cls(
+            f"{domain}/oauth2/auth",
+            f"{domain}/oauth2/token",
+            f"{domain}/.well-known/jwks",
+            f"{domain}/oauth2/device/auth",
+        )
 
 
 def discover(domain: str, timeout: float = HTTP_TIMEOUT) -> Endpoints:
@@ -83,7 +97,13 @@ def discover(domain: str, timeout: float = HTTP_TIMEOUT) -> Endpoints:
     auth, token, jwks = doc.get("authorization_endpoint"), doc.get("token_endpoint"), doc.get("jwks_uri")
     if not isinstance(auth, str) or not isinstance(token, str):
         return fallback
-    return Endpoints(auth, token, jwks if isinstance(jwks, str) else fallback.jwks)
+    device = doc.get("device_authorization_endpoint")
+    return Endpoints(
+        auth,
+        token,
+        jwks if isinstance(jwks, str) else fallback.jwks,
+        device if isinstance(device, str) and device else fallback.device_authorization,
+    )
 
 
 def signing_kids(jwks_uri: str, timeout: float = HTTP_TIMEOUT) -> frozenset[str]:
@@ -100,8 +120,11 @@ def signing_kids(jwks_uri: str, timeout: float = HTTP_TIMEOUT) -> frozenset[str]
         raise TokenHelperError(f"{jwks_uri}: {exc}") from None
 
 
-def post_token(url: str, fields: dict[str, str], timeout: float = HTTP_TIMEOUT) -> dict[str, Any]:
-    """POST a form to the token endpoint; the JSON answer, or TokenHelperError naming the OAuth error."""
+def post_form(
+    url: str, fields: dict[str, str], timeout: float = HTTP_TIMEOUT, what: str = "the token endpoint"
+) -> tuple[int, dict[str, Any]]:
+    """POST a form to an OAuth endpoint; its status and JSON object, or TokenHelperError when the
+    endpoint cannot be reached or answers no JSON object. Credentials go to https:// (or loopback) only."""
     parts = urlsplit(url)
     if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback_host(parts.hostname)):
         raise TokenHelperError(f"refusing to send credentials to {url}: only https:// (or http:// on loopback).")
@@ -121,17 +144,28 @@ def post_token(url: str, fields: dict[str, str], timeout: float = HTTP_TIMEOUT) 
             status, body = exc.code, exc.read(64 * 1024)
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise TokenHelperError(f"cannot reach the token endpoint {url} ({reason}).") from None
+        raise EndpointUnreachable(f"cannot reach {what} {url} ({reason}).") from None
     try:
         doc = json.loads(body)
     except ValueError:
         doc = None
     if not isinstance(doc, dict):
-        raise TokenHelperError(f"the token endpoint {url} answered HTTP {status} without a JSON body.")
+        raise TokenHelperError(f"{what} {url} answered HTTP {status} without a JSON body.")
+    return status, doc
+
+
+def refusal(doc: dict[str, Any], status: int, endpoint: str = "the token endpoint") -> TokenHelperError:
+    """An OAuth error answer (RFC 6749 §5.2) as one sentence."""
+    description = doc.get("error_description") or f"HTTP {status}"
+    hint = " Check --client-id and --client-secret." if doc.get("error") == "invalid_client" else ""
+    return TokenHelperError(f"{endpoint} refused: {doc.get('error', 'error')}: {description}{hint}")
+
+
+def post_token(url: str, fields: dict[str, str], timeout: float = HTTP_TIMEOUT) -> dict[str, Any]:
+    """POST a form to the token endpoint; the JSON answer, or TokenHelperError naming the OAuth error."""
+    status, doc = post_form(url, fields, timeout)
     if status != 200 or "error" in doc:
-        description = doc.get("error_description") or f"HTTP {status}"
-        hint = " Check --client-id and --client-secret." if doc.get("error") == "invalid_client" else ""
-        raise TokenHelperError(f"the token endpoint refused: {doc.get('error', 'error')}: {description}{hint}")
+        raise refusal(doc, status)
     if not isinstance(doc.get("access_token"), str):
         raise TokenHelperError(f"the token endpoint {url} answered without an access_token.")
     return doc

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .check import decode_token, human_duration
+from .device import DeviceFlow
 from .loopback import TokenHelperError
 from .options import Identity, identity, words
 from .token_cache import TokenCache, cache_key
@@ -162,12 +163,26 @@ def _reuse(cache: TokenCache, wanted: Wanted, entry: dict[str, Any], as_json: bo
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    if args.device and args.org_code:  # RFC 8628 has no organization parameter
+        raise TokenHelperError("--org-code works with the browser sign-in only, not with --device.")
     who = identity(args)
     wanted = Wanted(who, " ".join(words(args.scope)) or DEFAULT_SCOPE, args.org_code)
     cache = TokenCache()
     entry = None if args.fresh else cache.load(wanted.key)
     if entry is not None and _reuse(cache, wanted, entry, args.json):
         return 0
+    response = _sign_in(args, wanted)
+    _save(cache, wanted, response)
+    emit(response, args.json)
+    return 0
+
+
+def _sign_in(args: argparse.Namespace, wanted: Wanted) -> dict[str, Any]:
+    """The browser flow (Authorization Code + PKCE), or with --device the device flow (RFC 8628)."""
+    who = wanted.who
+    if args.device:
+        device = DeviceFlow(who.domain, who.client_id, who.client_secret, who.audiences, wanted.scope)
+        return device.run()
     flow = AuthFlow(
         domain=who.domain,
         client_id=who.client_id,
@@ -180,10 +195,7 @@ def cmd_token(args: argparse.Namespace) -> int:
         open_browser=not args.no_browser,
         timeout=args.timeout,
     )
-    response = flow.run()
-    _save(cache, wanted, response)
-    emit(response, args.json)
-    return 0
+    return flow.run()
 
 
 def _same_kind(entry: dict[str, Any], who: Identity, org_code: str | None) -> bool:

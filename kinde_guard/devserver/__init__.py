@@ -4,7 +4,7 @@ the OAuth endpoints and Kinde's token shapes, for development and tests only.
 >>> from kinde_guard.devserver import DevAuthorizationServer, load_config
 >>> server = DevAuthorizationServer(load_config())      # the built-in demo tenant
 >>> sorted(server.config.clients)
-['kinde-guard-dev-client', 'kinde-guard-dev-m2m']
+['kinde-guard-dev-client', 'kinde-guard-dev-device', 'kinde-guard-dev-m2m']
 
 Built on :class:`kinde_guard.testing.TestIssuer`, the issuer that mints tokens for tests without
 anyone signing in. ``KindeDevIssuer`` is this server's first name, kept as an alias.
@@ -14,7 +14,8 @@ import goes in a circle (``tests/test_devserver_layout.py`` checks)::
 
     run                                      the command: banner, serve until interrupted
     server                                   DevAuthorizationServer: routing, the tokens' shapes
-    authorize  token_endpoint  user_profile  the endpoints
+    token_endpoint                           /oauth2/token (the device code grant from device)
+    authorize  device  user_profile          the endpoints
     session                                  the sign-in session's cookie, /logout
     protocol                                 what the endpoints need from the server
     stores  pages  keys                      state between requests, HTML, the signing key file
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 from .config import (
     DEFAULT_CALLBACK,
+    DEFAULT_DEVICE_CLIENT_ID,
     DEFAULT_M2M_CLIENT_ID,
     DEFAULT_M2M_SECRET,
     DevIssuerConfig,
@@ -38,6 +40,7 @@ from .server import DevAuthorizationServer, KindeDevIssuer
 
 __all__ = [
     "DEFAULT_CALLBACK",
+    "DEFAULT_DEVICE_CLIENT_ID",
     "DEFAULT_M2M_CLIENT_ID",
     "DEFAULT_M2M_SECRET",
     "DEFAULT_PORT",

@@ -13,12 +13,16 @@ optional: a key the file names replaces that part of the built-in defaults, the 
         {"client_id": "kinde-guard-dev-client", "type": "public", "name": "Token helper",
          "redirect_uris": ["http://127.0.0.1:53180/callback"], "apis": ["https://api.example.com"]},
         {"client_id": "kinde-guard-dev-m2m", "type": "m2m", "client_secret": "...",
-         "apis": ["https://api.example.com"], "scopes": ["read:orders", "write:orders"]}
-      ]
+         "apis": ["https://api.example.com"], "scopes": ["read:orders", "write:orders"]},
+        {"client_id": "kinde-guard-dev-device", "type": "device", "apis": ["https://api.example.com"]}
+      ],
+      "device_code_lifetime": 600, "device_interval": 5
     }
 
 Client ``type``: ``public`` (SPA or CLI: PKCE required, no secret), ``confidential`` (back-end web
-app: secret required at the token endpoint) or ``m2m`` (client credentials only).
+app: secret required at the token endpoint), ``m2m`` (client credentials only) or ``device`` (Kinde's
+*Device and IoT* application: the device authorization flow, RFC 8628, no secret). Device codes live
+``device_code_lifetime`` seconds and are polled every ``device_interval`` seconds at most.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from ..testing import DEFAULT_AUDIENCE, DEFAULT_CLIENT_ID
 
 __all__ = [
     "DEFAULT_CALLBACK",
+    "DEFAULT_DEVICE_CLIENT_ID",
     "DEFAULT_M2M_CLIENT_ID",
     "DEFAULT_M2M_SECRET",
     "Api",
@@ -49,9 +54,12 @@ __all__ = [
 
 DEFAULT_CALLBACK = "http://127.0.0.1:53180/callback"
 DEFAULT_M2M_CLIENT_ID = "kinde-guard-dev-m2m"
+DEFAULT_DEVICE_CLIENT_ID = "kinde-guard-dev-device"
 #: A published secret: the dev issuer binds to 127.0.0.1 and is never a real tenant.
 DEFAULT_M2M_SECRET = "dev-m2m-secret-not-for-production"  # noqa: S105
-CLIENT_TYPES = ("public", "confidential", "m2m")
+CLIENT_TYPES = ("public", "confidential", "m2m", "device")
+#: Client types without a secret: they run where a secret would not stay secret.
+SECRETLESS_TYPES = ("public", "device")
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,8 @@ class DevIssuerConfig:
     organizations: Mapping[str, str]
     token_lifetime: int = 86400
     code_lifetime: int = 120
+    device_code_lifetime: int = 600
+    device_interval: int = 5
 
     def user(self, user_id: str) -> User | None:
         return next((u for u in self.users if u.id == user_id), None)
@@ -110,6 +120,8 @@ def default_config_document() -> dict[str, Any]:
     return {
         "token_lifetime": 86400,
         "code_lifetime": 120,
+        "device_code_lifetime": 600,
+        "device_interval": 5,
         "organizations": [{"code": "org_dev", "name": "Dev Org"}],
         "apis": [{"audience": DEFAULT_AUDIENCE, "scopes": ["read:orders", "write:orders"]}],
         "users": [
@@ -144,6 +156,12 @@ def default_config_document() -> dict[str, Any]:
                 "client_secret": DEFAULT_M2M_SECRET,
                 "apis": [DEFAULT_AUDIENCE],
                 "scopes": ["read:orders", "write:orders"],
+            },
+            {
+                "client_id": DEFAULT_DEVICE_CLIENT_ID,
+                "type": "device",
+                "name": "kinde-guard token helper (device flow)",
+                "apis": [DEFAULT_AUDIENCE],
             },
         ],
     }
@@ -189,8 +207,9 @@ def _client(doc: Mapping[str, Any], where: str, apis: Mapping[str, Api], orgs: M
         raise ConfigurationError(f"{where}.client_id is required.")
     if kind not in CLIENT_TYPES:
         raise ConfigurationError(f"{where}.type must be one of {', '.join(CLIENT_TYPES)}.")
-    if (kind != "public") != isinstance(secret, str) or secret == "":
-        raise ConfigurationError(f"{where}: a {kind} client {'needs' if kind != 'public' else 'has no'} client_secret.")
+    secretless = kind in SECRETLESS_TYPES
+    if secretless == isinstance(secret, str) or secret == "":
+        raise ConfigurationError(f"{where}: a {kind} client {'has no' if secretless else 'needs'} client_secret.")
     client = Client(
         client_id=client_id,
         type=kind,
@@ -231,7 +250,7 @@ def parse_config(doc: Mapping[str, Any]) -> DevIssuerConfig:
         client = _client(_obj(c, f"clients[{i}]"), f"clients[{i}]", apis, orgs)
         clients[client.client_id] = client
     lifetimes = {}
-    for name in ("token_lifetime", "code_lifetime"):
+    for name in ("token_lifetime", "code_lifetime", "device_code_lifetime", "device_interval"):
         value = merged[name]
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ConfigurationError(f"{name} must be a whole number of seconds > 0.")

@@ -9,7 +9,7 @@ from html import escape
 from .._issuer_http import Response
 from .config import User
 
-__all__ = ["error_page", "html_response", "sign_in_page", "signed_out_page"]
+__all__ = ["device_code_page", "device_done_page", "error_page", "html_response", "sign_in_page", "signed_out_page"]
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;background:#f5f5f7;margin:0;display:flex;justify-content:center}
@@ -49,9 +49,16 @@ def _page(title: str, content: str) -> str:
 
 
 def sign_in_page(
-    *, request_id: str, client_name: str, users: Sequence[User], login_hint: str, create: bool, audiences: Sequence[str]
+    *,
+    request_id: str,
+    client_name: str,
+    users: Sequence[User],
+    login_hint: str,
+    create: bool,
+    audiences: Sequence[str],
+    action: str = "/oauth2/auth",
 ) -> str:
-    """Pick a demo user or type an email (no passwords): the form posts back to /oauth2/auth."""
+    """Pick a demo user or type an email (no passwords): the form posts back to ``action``."""
     rid = f'<input type="hidden" name="request_id" value="{escape(request_id)}">'
     buttons = "".join(
         f'<button type="submit" name="user_id" value="{escape(u.id)}" data-email="{escape(u.email)}">'
@@ -62,12 +69,12 @@ def sign_in_page(
     heading = "Create an account" if create else "Sign in"
     content = (
         f"<h1>{heading}</h1><p>to continue to <b>{escape(client_name)}</b></p>{api_note}"
-        f'<form method="post" action="/oauth2/auth" id="users">{rid}{buttons}</form>'
-        f'<form method="post" action="/oauth2/auth" id="email-form">{rid}'
+        f'<form method="post" action="{escape(action)}" id="users">{rid}{buttons}</form>'
+        f'<form method="post" action="{escape(action)}" id="email-form">{rid}'
         f'<label for="email">Or use any email address</label>'
         f'<input id="email" name="email" type="email" required value="{escape(login_hint)}">'
         f'<button type="submit" class="primary" id="continue">Continue</button></form>'
-        f'<form method="post" action="/oauth2/auth" id="cancel-form">{rid}'
+        f'<form method="post" action="{escape(action)}" id="cancel-form">{rid}'
         f'<button type="submit" name="cancel" value="1" id="cancel">Cancel</button></form>'
         f"<p class=note>No password: this is a local test issuer.</p>"
     )
@@ -81,3 +88,26 @@ def error_page(title: str, message: str, detail: str = "") -> str:
 
 def signed_out_page() -> str:
     return _page("Signed out", "<h1>Signed out</h1><p>You can close this tab.</p>")
+
+
+def device_code_page(user_code: str, message: str = "") -> str:
+    """RFC 8628's verification page: type the code the device shows (the complete URL pre-fills it)."""
+    note = f"<p><b>{escape(message)}</b></p>" if message else ""
+    check = "<p class=note>Check that it is the code your device shows.</p>" if user_code else ""
+    content = (
+        f"<h1>Connect a device</h1>{note}<p>Enter the code shown on your device.</p>"
+        f'<form method="post" action="/device" id="device-form"><label for="user_code">Code</label>'
+        f'<input id="user_code" name="user_code" required autocomplete="off" value="{escape(user_code)}">'
+        f'{check}<button type="submit" class="primary" id="continue">Continue</button></form>'
+    )
+    return _page("Connect a device", content)
+
+
+def device_done_page(approved: bool, client_name: str) -> str:
+    if approved:
+        return _page(
+            "Device connected",
+            f"<h1>Device connected</h1><p>{escape(client_name)} is signed in. You can close this tab "
+            "and return to your device.</p>",
+        )
+    return _page("Device not connected", "<h1>Device not connected</h1><p>The sign-in was cancelled.</p>")

@@ -27,6 +27,10 @@ class AuthorizationServer(Protocol):
         """Sign-ins in progress, codes, refresh tokens and sessions."""
 
     @property
+    def issuer(self) -> str:
+        """The issuer's URL (``iss``), the base of the pages it links to."""
+
+    @property
     def clock(self) -> Callable[[], float]:
         """The server's clock (seconds since the epoch)."""
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .config import User
 
-__all__ = ["AuthRequest", "CodeRecord", "Grant"]
+__all__ = ["AuthRequest", "CodeRecord", "DeviceRecord", "Grant"]
 
 
 @dataclass(frozen=True)
@@ -45,3 +45,18 @@ class CodeRecord:
     redirect_uri: str
     code_challenge: str | None
     expires_at: float
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    """A device authorization (RFC 8628) waiting to be approved, approved (``grant``) or denied."""
+
+    client_id: str
+    user_code: str
+    scopes: tuple[str, ...]
+    audiences: tuple[str, ...]
+    expires_at: float
+    interval: float
+    last_poll: float | None = None
+    grant: Grant | None = None
+    denied: bool = False

@@ -66,7 +66,9 @@ def _banner(server: DevAuthorizationServer, keys_dir: Path, config_path: str | P
     for api in config.apis.values():
         lines.append(f"  api        {api.audience}  scopes: {' '.join(api.scopes) or '-'}")
     for client in config.clients.values():
-        where = " ".join(client.redirect_uris) if client.type != "m2m" else "client_credentials"
+        where = {"m2m": "client_credentials", "device": "device flow (token --device)"}.get(
+            client.type, " ".join(client.redirect_uris)
+        )
         lines.append(f"  client     {client.client_id} ({client.type})  {where}")
     for user in config.users:
         lines.append(f"  user       {user.email}  {user.id}")

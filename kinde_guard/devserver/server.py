@@ -7,7 +7,8 @@ JWKS) that also signs users in and runs the OAuth endpoints.
 ...     token = server.mint()                             # the test issuer's minting still works
 
 Routes (besides discovery and the JWKS): ``/oauth2/auth`` (sign-in page), ``/oauth2/token``,
-``/oauth2/v2/user_profile``, ``/oauth2/revoke``, ``/logout``. This module routes and shapes the
+``/oauth2/v2/user_profile``, ``/oauth2/revoke``, ``/logout``, and the device flow's
+``/oauth2/device/auth``, ``/device`` and ``/device/sign-in``. This module routes and shapes the
 tokens; each endpoint lives in its own module, typed against
 :class:`~kinde_guard.devserver.protocol.AuthorizationServer`.
 """
@@ -25,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .._issuer_http import Request, Response
 from ..testing import TestIssuer
-from . import authorize, session, token_endpoint, user_profile
+from . import authorize, device, session, token_endpoint, user_profile
 from .config import Client, DevIssuerConfig, load_config
 from .records import Grant
 from .stores import MAX_RECORDS, Stores
@@ -71,7 +72,20 @@ class DevAuthorizationServer(TestIssuer):
             return user_profile.user_profile(self, request)
         if route == ("GET", "/logout"):
             return session.logout(self, request)
+        if route == ("POST", "/oauth2/device/auth"):
+            return device.authorize_device(self, request)
+        if request.path == "/device" and request.method in ("GET", "POST"):
+            return device.verification_page(self, request)
+        if route == ("POST", "/device/sign-in"):
+            return device.sign_in(self, request)
         return super().handle(request)
+
+    def discovery(self) -> dict[str, Any]:
+        """The test issuer's discovery document, with the device authorization endpoint (RFC 8628 §4)."""
+        doc = super().discovery()
+        doc["device_authorization_endpoint"] = f"{self.issuer}/oauth2/device/auth"
+        doc["grant_types_supported"] = [*doc["grant_types_supported"], device.DEVICE_CODE_GRANT]
+        return doc
 
     # -- tokens ----------------------------------------------------------------------------------
 

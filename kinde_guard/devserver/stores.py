@@ -1,5 +1,5 @@
 """What the dev authorization server keeps between requests: sign-ins in progress, authorization
-codes, refresh tokens and sign-in sessions. In memory only, behind one lock, and bounded (cachetools),
+codes, refresh tokens, sign-in sessions and device codes. In memory only, behind one lock, and bounded (cachetools),
 so a long-running dev server cannot grow without limit.
 
 >>> from kinde_guard.devserver.stores import Stores
@@ -13,16 +13,25 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 from cachetools import LRUCache, TTLCache
 
 from .config import User
-from .records import AuthRequest, CodeRecord, Grant
+from .records import AuthRequest, CodeRecord, DeviceRecord, Grant
 
-__all__ = ["MAX_RECORDS", "Stores"]
+__all__ = ["MAX_RECORDS", "USER_CODE_ALPHABET", "Stores", "normalize_user_code"]
 
 #: How many sign-ins in progress, codes, refresh tokens and sessions each store keeps at most.
 MAX_RECORDS = 10_000
+#: RFC 8628 §6.1: base-20 letters, no vowels (no words) and none easily confused; 8 of them ~ 34 bits.
+USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
+
+
+def normalize_user_code(typed: str) -> str:
+    """A user code as typed (any case, dashes, spaces) in its stored form ``WDJB-MJHT``."""
+    letters = "".join(c for c in typed.upper() if c in USER_CODE_ALPHABET)
+    return f"{letters[:4]}-{letters[4:]}" if len(letters) == 8 else letters
 
 
 class Stores:
@@ -45,6 +54,11 @@ class Stores:
         self._codes: TTLCache[str, CodeRecord] = TTLCache(max_records, code_lifetime, timer=clock)
         self._refresh_tokens: LRUCache[str, Grant] = LRUCache(max_records)
         self._sessions: LRUCache[str, User] = LRUCache(max_records)
+        # Device codes are checked against their own expires_at (not evicted on time), so a late
+        # poll is answered expired_token rather than invalid_grant.
+        self._devices: LRUCache[str, DeviceRecord] = LRUCache(max_records)
+        self._user_codes: LRUCache[str, str] = LRUCache(max_records)
+        self._device_sign_ins: TTLCache[str, str] = TTLCache(max_records, pending_lifetime, timer=clock)
         #: Number of codes issued so far: handy in tests.
         self.codes_issued = 0
 
@@ -114,3 +128,70 @@ class Stores:
         """Users with a session or a refresh token, including those who typed an email (not in the config)."""
         with self._lock:
             return list(self._sessions.values()) + [g.user for g in self._refresh_tokens.values()]
+
+    # -- device codes (RFC 8628) -----------------------------------------------------------------
+
+    def new_device(self, record: DeviceRecord) -> str:
+        """Keep ``record`` (its ``user_code`` left empty) under a new device code and user code; the device code."""
+        device_code = secrets.token_urlsafe(32)
+        with self._lock:
+            while True:
+                letters = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(8))
+                user_code = normalize_user_code(letters)
+                if user_code not in self._user_codes:
+                    break
+            self._devices[device_code] = replace(record, user_code=user_code)
+            self._user_codes[user_code] = device_code
+        return device_code
+
+    def device(self, device_code: str) -> DeviceRecord | None:
+        with self._lock:
+            return self._devices.get(device_code)
+
+    def waiting_device(self, user_code: str) -> DeviceRecord | None:
+        """The device authorization of this user code while it waits for the user, else None."""
+        with self._lock:
+            record = self._devices.get(self._user_codes.get(normalize_user_code(user_code), ""))
+        if record is None or record.grant is not None or record.denied or record.expires_at <= self._clock():
+            return None
+        return record
+
+    def new_device_sign_in(self, user_code: str) -> str:
+        """The id of the sign-in page shown for this user code."""
+        request_id = secrets.token_urlsafe(24)
+        with self._lock:
+            self._device_sign_ins[request_id] = normalize_user_code(user_code)
+        return request_id
+
+    def finish_device_sign_in(self, request_id: str, grant: Grant | None) -> DeviceRecord | None:
+        """Approve (``grant``) or deny (None) the device code the sign-in page was shown for, once."""
+        with self._lock:
+            user_code = self._device_sign_ins.pop(request_id, None)
+            device_code = self._user_codes.pop(user_code or "", None)
+            record = self._devices.get(device_code or "")
+            if device_code is None or record is None or record.grant is not None or record.denied:
+                return None
+            if record.expires_at <= self._clock():
+                return None
+            decided = replace(record, grant=grant, denied=grant is None)
+            self._devices[device_code] = decided
+            return decided
+
+    def poll_device(self, device_code: str, client_id: str) -> tuple[str, DeviceRecord | None]:
+        """One poll of the token endpoint (RFC 8628 §3.5): ``unknown``, ``expired``, ``slow_down``,
+        ``pending``, ``denied`` or ``approved`` (with its record). A decided code is used up."""
+        now = self._clock()
+        with self._lock:
+            record = self._devices.get(device_code)
+            if record is None or record.client_id != client_id:
+                return "unknown", None
+            if record.expires_at <= now:
+                return "expired", record
+            if record.denied or record.grant is not None:
+                del self._devices[device_code]  # one answer per decision: the code is used up
+                return ("denied" if record.denied else "approved"), record
+            too_soon = record.last_poll is not None and now - record.last_poll < record.interval
+            # slow_down: the client must add 5 s to its interval from now on, and so does the check.
+            interval = record.interval + 5 if too_soon else record.interval
+            self._devices[device_code] = replace(record, last_poll=now, interval=interval)
+            return ("slow_down" if too_soon else "pending"), record

@@ -1,5 +1,5 @@
-"""``/oauth2/token`` (authorization_code with PKCE, refresh_token, client_credentials) and
-``/oauth2/revoke``. Errors are RFC 6749 §5.2 JSON: ``{"error": ..., "error_description": ...}``."""
+"""``/oauth2/token`` (authorization_code with PKCE, refresh_token, client_credentials, the device
+code grant of RFC 8628) and ``/oauth2/revoke``. Errors are RFC 6749 §5.2 JSON: ``{"error": ..., "error_description": ...}``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from urllib.parse import unquote
 
 from .._issuer_http import Request, Response, json_response
 from ..cli.pkce import verify_s256
-from .config import Client
+from . import device
+from .config import SECRETLESS_TYPES, Client
 from .protocol import AuthorizationServer
 
 __all__ = ["handle", "revoke"]
@@ -33,6 +34,8 @@ def handle(server: AuthorizationServer, request: Request) -> Response:
             body = _refresh_token(server, client, form)
         elif grant_type == "client_credentials":
             body = _client_credentials(server, client, form)
+        elif grant_type == device.DEVICE_CODE_GRANT:
+            body = _device_code(server, client, form)
         else:
             raise _TokenError("unsupported_grant_type", f"grant_type {grant_type!r} is not supported.")
     except _TokenError as exc:
@@ -67,7 +70,7 @@ def _authenticate_client(server: AuthorizationServer, request: Request, form: di
     client = server.config.clients.get(client_id)
     if client is None:
         raise _TokenError("invalid_client", f"Unknown client_id {client_id!r}.", 401)
-    if client.type != "public":
+    if client.type not in SECRETLESS_TYPES:
         expected = client.client_secret or ""
         if secret is None or not hmac.compare_digest(secret.encode(), expected.encode()):
             raise _TokenError("invalid_client", "Client authentication failed: wrong or missing client_secret.", 401)
@@ -117,3 +120,10 @@ def _client_credentials(server: AuthorizationServer, client: Client, form: dict[
     if refused:
         raise _TokenError("invalid_scope", f"Scope not granted to this application: {' '.join(refused)}.")
     return server.m2m_token_response(client, audiences, asked or allowed)
+
+
+def _device_code(server: AuthorizationServer, client: Client, form: dict[str, str]) -> dict[str, object]:
+    try:
+        return device.poll(server, client, form)
+    except device.DeviceGrantError as exc:
+        raise _TokenError(exc.error, exc.description, exc.status) from None
