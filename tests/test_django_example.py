@@ -85,7 +85,9 @@ def test_a_hanging_jwks_does_not_stall_a_public_request_under_uvicorn(issuer: De
         issuer.jwks_hang = 2.5
         try:
             with ThreadPoolExecutor(2) as pool:
-                me = pool.submit(httpx.get, url + "/me", headers={"Authorization": "Bearer " + issuer.mint()}, timeout=10)
+                me = pool.submit(
+                    httpx.get, url + "/me", headers={"Authorization": "Bearer " + issuer.mint()}, timeout=10
+                )
                 time.sleep(0.3)  # the /me request is now waiting for the JWKS
                 started = time.monotonic()
                 public = httpx.get(url + "/public", timeout=10)
@@ -114,7 +116,9 @@ def test_example_refuses_to_start_without_configuration(command: list[str]) -> N
 
 
 def test_example_refuses_to_start_with_an_http_domain_that_is_not_loopback() -> None:
-    result = run_python(["-c", "import examples.django_app.wsgi"], {"KINDE_DOMAIN": "http://acme.kinde.com", "KINDE_AUDIENCE": AUDIENCE})
+    result = run_python(
+        ["-c", "import examples.django_app.wsgi"], {"KINDE_DOMAIN": "http://acme.kinde.com", "KINDE_AUDIENCE": AUDIENCE}
+    )
     assert result.returncode != 0
     assert "uses http:// on a non-loopback host" in result.stderr
     assert "Traceback" not in result.stderr

@@ -1,5 +1,10 @@
 """The orders API as DRF views: the same routes and answers as examples/fastapi_app and flask_app.
 
+    export KINDE_DOMAIN=https://acme.kinde.com KINDE_AUDIENCE=https://api.acme.com
+    gunicorn examples.django_app.wsgi:application     # or: uvicorn examples.django_app.asgi:application
+
+Routes:
+
     GET    /public              no token needed                   200
     GET    /me                  any valid token                   200 the token's claims summary
     GET    /orders              scope read:orders                 200 [orders]
@@ -83,8 +88,8 @@ def new_order(raw: bytes) -> tuple[str, int]:
 
 
 class Public(APIView):
-    authentication_classes: list[type] = []
-    permission_classes: list[type] = []
+    authentication_classes = ()
+    permission_classes = ()
 
     def get(self, request: Request) -> Response:
         return Response({"message": "Hello from a public route: no token needed."})
@@ -117,7 +122,7 @@ class Orders(APIView):
 
 
 class Order(APIView):
-    permission_classes = [HasPermissions("delete:orders")]
+    permission_classes = (HasPermissions("delete:orders"),)
 
     def delete(self, request: Request, order_id: str) -> Response:
         ORDERS.delete(order_id)  # idempotent: deleting twice still answers 204
@@ -125,8 +130,8 @@ class Order(APIView):
 
 
 class Healthz(APIView):
-    authentication_classes: list[type] = []
-    permission_classes: list[type] = []
+    authentication_classes = ()
+    permission_classes = ()
 
     def get(self, request: Request) -> Response:
         guard = get_guard()
