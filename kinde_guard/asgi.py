@@ -61,6 +61,7 @@ __all__ = [
     "attach_claims",
     "authorization_header",
     "require",
+    "websocket_without_token",
 ]
 
 #: The pseudo-scope every verified request carries, as in Starlette's docs: ``@requires("authenticated")``.
@@ -159,6 +160,11 @@ class KindeGuardMiddleware:
     dot segments, empty segments and other ambiguous forms are never public). With ``required=False`` a request without
     credentials passes as anonymous (``request.user.is_authenticated`` is false) while a present,
     bad token is still refused. ``lifespan`` and other scopes pass through untouched.
+
+    A browser cannot set ``Authorization`` on a WebSocket: ``websocket_subprotocol_token=True``
+    also takes a handshake's token from ``Sec-WebSocket-Protocol`` (``["bearer", token]`` or
+    ``"bearer.<token>"``), ``websocket_query_token=True`` from an ``access_token`` query parameter
+    (tokens in URLs reach logs: see :mod:`kinde_guard.websocket`). Plain HTTP never reads either.
 
     >>> from starlette.applications import Starlette
     >>> guard = KindeGuard(domain="https://acme.kinde.com", audience="https://api.acme.com")
