@@ -1,5 +1,6 @@
 """``kinde-guard decode`` (header and claims, not verified) and ``kinde-guard check`` (the real guard,
-one line per check: key and signature, issuer, audience, lifetime, scopes, permissions)."""
+one line per check: key and signature, issuer, audience, lifetime, scopes, permissions, and the
+route's roles, feature flags and organization when asked)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..claims import Claims
+from ..claims import Claims, FlagValue
 from ..config import GuardConfig
 from ..errors import AuthError, JWKSError
 from ..guard import KindeGuard
 from ..jws import parse_payload, parse_token, verify_signature
 from ..policy import CheckResult, Policy
+from ..requirements import Requirements
 from .token_helper import TokenHelperError
 
-__all__ = ["Check", "check_token", "decode_token", "human_duration", "render_decoded"]
+__all__ = ["Check", "check_token", "decode_token", "human_duration", "parse_feature_flag", "render_decoded"]
 
 TIME_CLAIMS = ("iat", "nbf", "exp", "auth_time", "updated_at")
 
@@ -99,10 +101,43 @@ class Check:
         return f"{self.status.upper():<4}  {self.name:<18} {self.detail}"
 
 
+def parse_feature_flag(text: str) -> tuple[str, FlagValue]:
+    """``--feature-flag CODE[=VALUE]``: ``beta`` (a boolean flag that is on), ``beta=false``,
+    ``seats=5`` (an integer flag), ``plan=pro`` or ``plan="5"`` (a string flag).
+
+    >>> parse_feature_flag("beta"), parse_feature_flag("seats=5"), parse_feature_flag('plan="5"')
+    (('beta', True), ('seats', 5), ('plan', '5'))
+    """
+    code, has_value, raw = text.partition("=")
+    code = code.strip()
+    if not code:
+        raise TokenHelperError(f"--feature-flag {text!r}: give a flag code, e.g. --feature-flag beta or plan=pro.")
+    if not has_value:
+        return code, True
+    if raw in ("true", "false"):
+        return code, raw == "true"
+    if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+        return code, raw[1:-1]
+    try:
+        return code, int(raw)
+    except ValueError:
+        return code, raw
+
+
 def check_token(
-    token: str, config: GuardConfig, scopes: Sequence[str] = (), permissions: Sequence[str] = ()
+    token: str,
+    config: GuardConfig,
+    scopes: Sequence[str] = (),
+    permissions: Sequence[str] = (),
+    *,
+    roles: Sequence[str] = (),
+    feature_flags: Sequence[tuple[str, FlagValue]] = (),
+    org_codes: Sequence[str] = (),
 ) -> tuple[bool, list[Check]]:
     """Run the real :class:`KindeGuard` on ``token``; explain each check. ``(passed, checks)``."""
+    needs = Requirements(
+        scopes=scopes, permissions=permissions, roles=roles, feature_flags=dict(feature_flags), org_codes=org_codes
+    )
     guard = KindeGuard(config)
     now = time.time()
     checks: list[Check] = []
@@ -122,10 +157,10 @@ def check_token(
         checks.extend(Check(row, "skip", skipped) for row in ALWAYS_SHOWN)
     else:
         policy = Policy.from_config(config)
-        results = policy.explain(payload, now, scopes=scopes, permissions=permissions)
-        checks.extend(_rows(policy, payload, now, results, scopes, permissions))
+        results = policy.explain(payload, now, needs)
+        checks.extend(_rows(policy, payload, now, results, needs))
     try:
-        guard.verify(token, scopes=scopes, permissions=permissions)
+        guard.verify(token, requirements=needs)
         verdict = True
     except (AuthError, JWKSError) as exc:
         verdict = False
@@ -149,6 +184,10 @@ ROWS = {
     "required_permissions": "permissions",
     "scopes": "scopes",
     "permissions": "permissions",
+    "roles": "roles",
+    "feature_flags": "feature flags",
+    "org_codes": "organization",
+    "claims_check": "claims check",
 }
 #: Rows shown whatever happens; the others (options this command does not set) only when they fail.
 ALWAYS_SHOWN = ("issuer", "audience", "lifetime", "scopes", "permissions")
@@ -159,10 +198,10 @@ def _rows(
     payload: dict[str, Any],
     now: float,
     results: list[CheckResult],
-    scopes: Sequence[str],
-    permissions: Sequence[str],
+    needs: Requirements,
 ) -> list[Check]:
     """One table row per group of :meth:`Policy.explain` results, with what the token says."""
+    scopes, permissions = needs.scopes, needs.permissions
     claims = Claims.from_payload(payload)
     failures: dict[str, str] = {}
     for result in results:
@@ -184,6 +223,14 @@ def _rows(
         "lifetime": lambda: f"expires in {human_duration(exp - now)}" if exp is not None else "no expiry",
         "scopes": lambda: has(wanted_scopes, granted_scopes),
         "permissions": lambda: has(wanted_permissions, granted_permissions),
+        "roles": lambda: f"has {' '.join(needs.roles)} (token roles: {' '.join(sorted(claims.role_keys))})",
+        "feature flags": lambda: ", ".join(f"{c}={json.dumps(v)}" for c, v in needs.feature_flags),
+        "organization": lambda: f"org_code {claims.org_code} is one of: {', '.join(needs.org_codes)}",
+    }
+    asked = {
+        "roles": bool(needs.roles),
+        "feature flags": bool(needs.feature_flags),
+        "organization": bool(needs.org_codes),
     }
     hints = {
         "issuer": lambda: (
@@ -202,6 +249,6 @@ def _rows(
         if row in failures:
             hint = hints[row]() if row in hints else ""
             checks.append(Check(row, "fail", f"{failures[row]} {hint}".strip()))
-        elif row in ALWAYS_SHOWN:
+        elif row in ALWAYS_SHOWN or asked.get(row):
             checks.append(Check(row, "pass", passed[row]()))
     return checks
