@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from types import SimpleNamespace
+from types import ModuleType
 from typing import Any
 
 import django
@@ -51,9 +51,11 @@ def setup_django() -> None:
         django.setup()
 
 
-def urlconf(patterns: list[Any]) -> SimpleNamespace:
-    """A ROOT_URLCONF object (Django accepts any object with ``urlpatterns``)."""
-    return SimpleNamespace(urlpatterns=patterns)
+def urlconf(patterns: list[Any]) -> ModuleType:
+    """A ROOT_URLCONF object (Django accepts a module, hashable, with ``urlpatterns``)."""
+    module = ModuleType("test_urlconf")
+    module.urlpatterns = patterns  # type: ignore[attr-defined]
+    return module
 
 
 _RUNNING = re.compile(r"Uvicorn running on (http://127\.0\.0\.1:\d+)")

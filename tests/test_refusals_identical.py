@@ -2,7 +2,8 @@
 
 The same guard (route scope ``read:orders``, a resource so that challenges carry
 ``resource_metadata``) behind the ASGI middleware (uvicorn), the WSGI middleware (werkzeug's server),
-the Flask extension and the FastAPI dependency; each request goes over real HTTP with http.client,
+the Flask extension, the FastAPI dependency, Django's middleware (WSGI and ASGI) and decorators
+(sync and async) and DRF's authentication class with its exception handler; each request goes over real HTTP with http.client,
 which sends odd header values as given. Only the servers' own headers (date, server, connection)
 are left out of the comparison.
 """
@@ -30,8 +31,23 @@ from kinde_guard.fastapi import KindeAuth
 from kinde_guard.flask import FlaskKindeGuard
 from kinde_guard.testing import DevIssuer
 from kinde_guard.wsgi import KindeGuardMiddleware as WSGIGuard
+from tests.django_servers import setup_django, urlconf
 from tests.servers import serve_asgi
 from tests.wsgi_servers import serve_wsgi
+
+setup_django()
+
+from django.core.handlers.asgi import ASGIHandler  # noqa: E402  (Django needs its settings first)
+from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
+from django.http import HttpRequest, JsonResponse  # noqa: E402
+from django.test import override_settings  # noqa: E402
+from django.urls import path  # noqa: E402
+from rest_framework.request import Request as DRFRequest  # noqa: E402
+from rest_framework.response import Response as DRFResponse  # noqa: E402
+from rest_framework.views import APIView  # noqa: E402
+
+from kinde_guard.django import kinde_required  # noqa: E402
+from kinde_guard.drf import HasRequirements  # noqa: E402
 
 SERVER_HEADERS = {"date", "server", "connection", "transfer-encoding", "keep-alive"}
 RESOURCE = "https://api.example.com"
@@ -74,11 +90,76 @@ def fastapi(guard: KindeGuard) -> object:
     return app
 
 
+@kinde_required
+def django_orders(request: HttpRequest) -> JsonResponse:
+    return JsonResponse([], safe=False)
+
+
+@kinde_required
+async def django_async_orders(request: HttpRequest) -> JsonResponse:
+    return JsonResponse([], safe=False)
+
+
+class DRFOrders(APIView):
+    permission_classes = (HasRequirements(),)
+
+    def get(self, request: DRFRequest) -> DRFResponse:
+        return DRFResponse([])
+
+
+# One Django configuration (settings are per process) serves every Django app below; each app is
+# told apart by a path prefix its server adds. The middleware guards /mw/ only.
+DJANGO = {
+    "ROOT_URLCONF": urlconf(
+        [
+            path("decorator/orders", django_orders),
+            path("async/orders", django_async_orders),
+            path("mw/orders", django_orders),
+            path("drf/orders", DRFOrders.as_view()),
+        ]
+    ),
+    "MIDDLEWARE": ["kinde_guard.django.KindeGuardMiddleware"],
+    "KINDE_PUBLIC_PATHS": ["/decorator/", "/async/", "/drf/"],
+}
+
+
+def django_wsgi(prefix: str) -> Callable[[KindeGuard], object]:
+    def build(guard: KindeGuard) -> object:
+        handler = WSGIHandler()
+
+        def app(environ: dict[str, object], start_response: object) -> object:
+            environ["PATH_INFO"] = prefix + str(environ["PATH_INFO"])
+            return handler(environ, start_response)
+
+        return app
+
+    return build
+
+
+def django_asgi(prefix: str) -> Callable[[KindeGuard], object]:
+    def build(guard: KindeGuard) -> object:
+        handler = ASGIHandler()
+
+        async def app(scope: dict[str, object], receive: object, send: object) -> None:
+            if scope["type"] == "http":
+                scope = {**scope, "path": prefix + str(scope["path"]), "raw_path": None}
+            await handler(scope, receive, send)
+
+        return app
+
+    return build
+
+
 ADAPTERS: dict[str, tuple[Callable[[KindeGuard], object], str]] = {
     "asgi": (asgi, "asgi"),
     "wsgi": (wsgi, "wsgi"),
     "flask": (flask, "wsgi"),
     "fastapi": (fastapi, "asgi"),
+    "django decorator": (django_wsgi("/decorator"), "wsgi"),
+    "django async decorator": (django_asgi("/async"), "asgi"),
+    "django middleware (asgi)": (django_asgi("/mw"), "asgi"),
+    "django middleware (wsgi)": (django_wsgi("/mw"), "wsgi"),
+    "drf": (django_wsgi("/drf"), "wsgi"),
 }
 
 
@@ -86,6 +167,7 @@ ADAPTERS: dict[str, tuple[Callable[[KindeGuard], object], str]] = {
 def urls(served_issuer: DevIssuer) -> Iterator[dict[str, str]]:
     guard = served_issuer.guard(required_scopes=["read:orders"], resource=RESOURCE)
     with ExitStack() as stack:
+        stack.enter_context(override_settings(KINDE_GUARD=guard, **DJANGO))
         found = {}
         for name, (build, kind) in ADAPTERS.items():
             serve = serve_asgi if kind == "asgi" else serve_wsgi
