@@ -30,7 +30,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kinde_guard._issuer_http import Request, Response
-from kinde_guard.cli.device import DeviceFlow
+from kinde_guard.cli.device import DeviceAuthorization, DeviceFlow, qr_code_lines
 from kinde_guard.cli.loopback import TokenHelperError
 from kinde_guard.devserver import DEFAULT_DEVICE_CLIENT_ID, DevAuthorizationServer
 from kinde_guard.devserver.config import parse_config
@@ -437,3 +437,27 @@ def test_a_device_endpoint_refusal_is_one_sentence(
     _, url = rfc_server([], device_doc={"device_code": None})
     with pytest.raises(TokenHelperError, match="answered without a device_code"):
         device_flow(url, FakeTime(clock), client_id="cli").run()
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a UTF-8 terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
+
+
+def test_a_terminal_gets_a_qr_code_of_the_complete_url_and_a_pipe_does_not() -> None:
+    pytest.importorskip("qrcode")  # the qr extra; `make test` installs it
+    lines = qr_code_lines("http://127.0.0.1:53181/device?user_code=WDJB-MJHT")
+    assert lines is not None and len(lines) >= 14 and len({len(line) for line in lines}) == 1
+    assert set("".join(lines)) <= {" ", "\u2580", "\u2584", "\u2588"} and "\u2588" in "".join(lines)
+    auth = DeviceAuthorization("dc", "WDJB-MJHT", "https://x/device", "https://x/device?user_code=WDJB-MJHT", 600, 5)
+    terminal, pipe = Terminal(), io.StringIO()
+    DeviceFlow("https://x", "cli", log=terminal).show(auth)
+    DeviceFlow("https://x", "cli", log=pipe).show(auth)
+    assert "Or scan this QR code" in terminal.getvalue() and "\u2588" in terminal.getvalue()
+    assert "QR" not in pipe.getvalue() and "https://x/device?user_code=WDJB-MJHT" in pipe.getvalue()
