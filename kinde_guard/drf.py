@@ -11,6 +11,9 @@
     class Orders(APIView):
         permission_classes = [HasScopes("read:orders") & HasPermissions("export:orders")]
 
+    class Reports(APIView):   # Kinde roles, feature flags, organizations
+        permission_classes = [(HasRoles("admin") | HasRoles("owner")) & HasFeatureFlag("beta") & InOrganization("org_acme")]
+
 The guard and its settings are :mod:`kinde_guard.django`'s (``KINDE_DOMAIN``, ``KINDE_AUDIENCE``,
 ...). ``request.user`` is a :class:`~kinde_guard.django.KindeUser` (no database), ``request.auth``
 the verified :class:`~kinde_guard.Claims`.
@@ -43,7 +46,7 @@ try:
 except ModuleNotFoundError as exc:
     raise missing_extra(exc, adapter="kinde_guard.drf", extra="drf") from None
 
-from .claims import Claims, Match
+from .claims import Claims, FlagValue, Match
 from .django import KindeUser, claims_of, get_guard, get_realm, refusal
 from .errors import AuthError, InsufficientScopeError, JWKSError, MissingTokenError
 from .guard import KindeGuard
@@ -52,9 +55,12 @@ from .requirements import NO_REQUIREMENTS, Requirements
 __all__ = [
     "REFUSAL_ATTRIBUTE",
     "SCOPES_IN_USE",
+    "HasFeatureFlag",
     "HasPermissions",
     "HasRequirements",
+    "HasRoles",
     "HasScopes",
+    "InOrganization",
     "KindeAuthentication",
     "KindeAuthenticationFailed",
     "KindeUnavailable",
@@ -173,6 +179,28 @@ class HasPermissions(HasRequirements):
 
     def __init__(self, *permissions: str, match: Match = "all") -> None:
         super().__init__(Requirements(permissions=permissions, match=match))
+
+
+class HasRoles(HasRequirements):
+    """The token holds these Kinde roles (the ``key`` of each ``roles`` entry); ``match="any"``: one of them."""
+
+    def __init__(self, *roles: str, match: Match = "all") -> None:
+        super().__init__(Requirements(roles=roles, match=match))
+
+
+class HasFeatureFlag(HasRequirements):
+    """The token's Kinde feature flag ``code`` has ``value`` (of its Kinde type: ``True`` is not 1);
+    by default, a boolean flag that is on."""
+
+    def __init__(self, code: str, value: FlagValue = True) -> None:
+        super().__init__(Requirements(feature_flags={code: value}))
+
+
+class InOrganization(HasRequirements):
+    """The token is for one of these Kinde organizations (its ``org_code``)."""
+
+    def __init__(self, *org_codes: str) -> None:
+        super().__init__(Requirements(org_codes=org_codes))
 
 
 def _uses_kinde(request: Any) -> bool:

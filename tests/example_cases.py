@@ -10,6 +10,8 @@ answer must have none). The apps' routes (issues #3 and #4) are:
     POST /orders           scope write:orders               201 {order}
     DELETE /orders/{id}    permission delete:orders         204
     GET /healthz           keys loaded or loadable          200
+    GET /admin/reports     Kinde role admin                 200 {"orders": <count>}
+    GET /beta/suggestions  Kinde feature flag beta on       200 {"suggestions": [...]}
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ AUTH: dict[str, Auth] = {
     "two_tokens": lambda i: "Bearer abc def",
     "empty_bearer": lambda i: "Bearer ",
     "basic": lambda i: "Basic dXNlcjpwYXNz",
+    "admin": lambda i: "Bearer " + i.mint(scopes=ALL_SCOPES, roles=["admin"]),
+    "viewer": lambda i: "Bearer " + i.mint(scopes=ALL_SCOPES, roles=["viewer"]),
+    "beta_on": lambda i: "Bearer " + i.mint(scopes=ALL_SCOPES, feature_flags={"beta": True}),
+    "beta_off": lambda i: "Bearer " + i.mint(scopes=ALL_SCOPES, feature_flags={"beta": False}),
 }
 
 BARE = 'Bearer realm="api"'
@@ -60,6 +66,27 @@ def _scope_403(scope: str) -> str:
 PERMISSION_403 = (
     'Bearer realm="api", error="insufficient_scope", error_description="The token lacks the required permission '
     '(all of: delete:orders; missing: delete:orders)."'
+)
+
+
+ROLE_403 = (
+    'Bearer realm="api", error="insufficient_scope", error_description="The token lacks the required role '
+    '(all of: admin; missing: admin)."'
+)
+NO_ROLES_403 = (
+    'Bearer realm="api", error="insufficient_scope", error_description="The token has no \\"roles\\" claim, so it '
+    "cannot show the required role (all of: admin): enable Roles in the Kinde application's token customization "
+    '(Settings > Applications > your application > Tokens > Access token > Customize)."'
+)
+FLAG_403 = (
+    'Bearer realm="api", error="insufficient_scope", error_description="The token lacks the required feature flag '
+    '(all of: beta=true; not met: beta (token: false))."'
+)
+NO_FLAGS_403 = (
+    'Bearer realm="api", error="insufficient_scope", error_description="The token has no \\"feature_flags\\" claim, '
+    "so it cannot show the required feature flag (all of: beta=true): enable feature flags in the Kinde "
+    "application's token customization (Settings > Applications > your application > Tokens; for an M2M "
+    'application, its Tokens tab)."'
 )
 
 
@@ -123,4 +150,32 @@ CASES: list[Case] = [
     Case("delete order with an expired token", "DELETE", "/orders/ord_1", "expired", 401, "invalid_token", EXPIRED),
     Case("delete order without a token", "DELETE", "/orders/ord_1", "none", 401, None, BARE),
     Case("healthz needs no token", "GET", "/healthz", "none", 200),
+    Case("admin reports with the admin role", "GET", "/admin/reports", "admin", 200),
+    Case("admin reports with another role", "GET", "/admin/reports", "viewer", 403, "insufficient_scope", ROLE_403),
+    Case(
+        "admin reports without a roles claim", "GET", "/admin/reports", "valid", 403, "insufficient_scope", NO_ROLES_403
+    ),
+    Case("admin reports without a token", "GET", "/admin/reports", "none", 401, None, BARE),
+    Case("beta suggestions with the flag on", "GET", "/beta/suggestions", "beta_on", 200),
+    Case(
+        "beta suggestions with the flag off",
+        "GET",
+        "/beta/suggestions",
+        "beta_off",
+        403,
+        "insufficient_scope",
+        FLAG_403,
+    ),
+    Case(
+        "beta suggestions without feature flags",
+        "GET",
+        "/beta/suggestions",
+        "valid",
+        403,
+        "insufficient_scope",
+        NO_FLAGS_403,
+    ),
+    Case(
+        "beta suggestions with an expired token", "GET", "/beta/suggestions", "expired", 401, "invalid_token", EXPIRED
+    ),
 ]

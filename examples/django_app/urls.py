@@ -12,6 +12,8 @@ urlpatterns = [
     path("orders", views.Orders.as_view()),
     path("orders/<str:order_id>", views.Order.as_view()),
     path("healthz", views.Healthz.as_view()),
+    path("admin/reports", views.AdminReports.as_view()),
+    path("beta/suggestions", views.BetaSuggestions.as_view()),
 ]
 
 handler404 = "examples.django_app.views.not_found"

@@ -11,6 +11,8 @@ Routes:
     POST   /orders              scope write:orders                201 the new order
     DELETE /orders/<order_id>   permission delete:orders          204
     GET    /healthz             signing keys loaded or loadable   200, else 503
+    GET    /admin/reports       Kinde role admin                  200 {"orders": <count>}
+    GET    /beta/suggestions    Kinde feature flag beta on        200 {"suggestions": [...]}
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from rest_framework.views import APIView
 
 from kinde_guard import AuthError, Claims, JWKSError
 from kinde_guard.django import get_guard
-from kinde_guard.drf import HasPermissions, HasScopes
+from kinde_guard.drf import HasFeatureFlag, HasPermissions, HasRoles, HasScopes
 
 
 class OrderStore:
@@ -127,6 +129,20 @@ class Order(APIView):
     def delete(self, request: Request, order_id: str) -> Response:
         ORDERS.delete(order_id)  # idempotent: deleting twice still answers 204
         return Response(status=204)
+
+
+class AdminReports(APIView):
+    permission_classes = (HasRoles("admin"),)  # Kinde roles are opt-in: enable Roles in the token customization
+
+    def get(self, request: Request) -> Response:
+        return Response({"orders": len(ORDERS.list())})
+
+
+class BetaSuggestions(APIView):
+    permission_classes = (HasFeatureFlag("beta"),)
+
+    def get(self, request: Request) -> Response:
+        return Response({"suggestions": ["flat white", "cortado"]})
 
 
 class Healthz(APIView):

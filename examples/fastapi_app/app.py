@@ -98,6 +98,17 @@ def create_app(guard: KindeGuard, *, client_id: str = "") -> FastAPI:
         orders.pop(order_id, None)
         return Response(status_code=204)
 
+    @app.get("/admin/reports")
+    async def admin_reports(_: Annotated[Claims, Depends(kinde.require(roles=["admin"]))]) -> dict[str, int]:
+        # Kinde roles are an opt-in claim: enable Roles in the app's token customization.
+        return {"orders": len(orders)}
+
+    @app.get("/beta/suggestions")
+    async def beta_suggestions(
+        _: Annotated[Claims, Depends(kinde.require(feature_flags=["beta"]))],
+    ) -> dict[str, list[str]]:
+        return {"suggestions": ["flat white", "cortado"]}
+
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
         state = guard.key_set_state()

@@ -11,6 +11,8 @@ Routes (the same as ``examples/fastapi_app``):
     POST   /orders              scope write:orders                201 the new order
     DELETE /orders/<order_id>   permission delete:orders          204
     GET    /healthz             signing keys loaded or loadable   200, else 503
+    GET    /admin/reports       Kinde role admin                  200 {"orders": <count>}
+    GET    /beta/suggestions    Kinde feature flag beta on        200 {"suggestions": [...]}
 """
 
 from __future__ import annotations
@@ -129,6 +131,18 @@ def _bad_order(exc: BadOrder) -> tuple[Response, int]:
 def delete_order(order_id: str) -> tuple[str, int]:
     _orders().delete(order_id)  # idempotent: deleting twice still answers 204
     return "", 204
+
+
+@api.get("/admin/reports")
+@kinde.require(roles=["admin"])  # Kinde roles are opt-in: enable Roles in the app's token customization
+def admin_reports() -> dict[str, Any]:
+    return {"orders": len(_orders().list())}
+
+
+@api.get("/beta/suggestions")
+@kinde.require(feature_flags=["beta"])
+def beta_suggestions() -> dict[str, Any]:
+    return {"suggestions": ["flat white", "cortado"]}
 
 
 @api.get("/healthz")
