@@ -11,11 +11,13 @@ EXAMPLES = {
   kinde-guard token --domain https://acme.kinde.com --client-id CLIENT_ID --audience https://api.acme.com
   TOKEN=$(kinde-guard token) && curl -H "Authorization: Bearer $TOKEN" http://localhost:8000/orders
   kinde-guard token --no-browser --fresh --json          # sign in again, show the response and claims
+  kinde-guard token --device --client-id DEVICE_APP_ID    # no local browser: a code to enter elsewhere
   kinde-guard token --domain http://127.0.0.1:53181 --client-id kinde-guard-dev-client \\
       --audience https://api.example.com --scope "openid email offline read:orders"   # dev issuer
 
 Register the callback URL (default {DEFAULT_REDIRECT_URI}) in Kinde: Settings > Applications >
-View details > Allowed callback URLs. Environment: KINDE_DOMAIN, KINDE_CLIENT_ID,
+View details > Allowed callback URLs (--device needs a Device and IoT app instead, no callback
+URL). Environment: KINDE_DOMAIN, KINDE_CLIENT_ID,
 KINDE_CLIENT_SECRET, KINDE_AUDIENCE (space-separated).""",
     "m2m": """examples:
   kinde-guard m2m --domain https://acme.kinde.com --client-id M2M_ID --client-secret SECRET \\
