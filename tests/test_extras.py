@@ -26,6 +26,8 @@ import {adapter}
         ("kinde_guard.fastapi", "fastapi", "fastapi"),
         ("kinde_guard.flask", "flask", "flask"),
         ("kinde_guard.mcp", "mcp", "mcp"),
+        ("kinde_guard.django", "django", "django"),
+        ("kinde_guard.drf", "rest_framework", "drf"),
     ],
 )
 def test_an_adapter_without_its_extra_names_the_extra(adapter: str, framework: str, extra: str) -> None:
