@@ -168,11 +168,15 @@ def test_code_flow_issues_kinde_shaped_access_id_and_refresh_tokens(dev: DevAuth
     assert set(body) == {"access_token", "expires_in", "id_token", "refresh_token", "scope", "token_type"}
     assert body["token_type"] == "bearer" and body["expires_in"] == 86400
     access = claims_of(body["access_token"])
-    assert set(access) == {"aud", "azp", "exp", "iat", "iss", "jti", "scp", "sub", "org_code", "permissions", "roles"}
+    assert set(access) == {
+        *("aud", "azp", "exp", "iat", "iss", "jti", "scp", "sub"),
+        *("org_code", "permissions", "roles", "feature_flags"),
+    }
     assert access["aud"] == [DEFAULT_AUDIENCE] and access["azp"] == DEFAULT_CLIENT_ID and access["sub"] == DEMO
     assert access["scp"] == ["openid", "email", "offline", "read:orders"] and access["iss"] == dev.url
     assert access["org_code"] == "org_dev" and access["permissions"] == ["delete:orders"]
     assert access["roles"][0]["key"] == "admin"
+    assert access["feature_flags"] == {"beta": {"t": "b", "v": True}}  # the demo user's flag in org_dev
     assert jwt.get_unverified_header(body["access_token"]) == {"alg": "RS256", "kid": dev.kid, "typ": "JWT"}
     id_claims = claims_of(body["id_token"])
     assert id_claims["aud"] == [DEFAULT_CLIENT_ID, dev.url] and id_claims["nonce"] == "nonce-abc"

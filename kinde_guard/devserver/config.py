@@ -8,7 +8,9 @@ optional: a key the file names replaces that part of the built-in defaults, the 
       "organizations": [{"code": "org_dev", "name": "Dev Org"}],
       "apis": [{"audience": "https://api.example.com", "scopes": ["read:orders", "write:orders"]}],
       "users": [{"id": "kp_...", "email": "demo@example.com", "given_name": "Demo", "family_name": "User",
-                 "organizations": {"org_dev": {"permissions": ["delete:orders"], "roles": ["admin"]}}}],
+                 "organizations": {"org_dev": {"permissions": ["delete:orders"], "roles": ["admin"],
+                                               "feature_flags": {"beta": true}}},
+                 "feature_flags": {"theme": "dark"}}],
       "clients": [
         {"client_id": "kinde-guard-dev-client", "type": "public", "name": "Token helper",
          "redirect_uris": ["http://127.0.0.1:53180/callback"], "apis": ["https://api.example.com"]},
@@ -18,6 +20,10 @@ optional: a key the file names replaces that part of the built-in defaults, the 
       ],
       "device_code_lifetime": 600, "device_interval": 5
     }
+
+A user's ``feature_flags`` (``{"code": true | 5 | "text"}``, per organization and the user's own,
+which win) go into the user's access tokens as Kinde issues them, ``{"code": {"t": "b", "v": true}}``;
+organization ``roles`` as ``[{"id", "key", "name"}]``.
 
 Client ``type``: ``public`` (SPA or CLI: PKCE required, no secret), ``confidential`` (back-end web
 app: secret required at the token endpoint), ``m2m`` (client credentials only) or ``device`` (Kinde's
@@ -36,6 +42,7 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..testing import DEFAULT_AUDIENCE, DEFAULT_CLIENT_ID
+from .flags import parse_flags
 
 __all__ = [
     "DEFAULT_CALLBACK",
@@ -66,6 +73,8 @@ SECRETLESS_TYPES = ("public", "device")
 class Membership:
     permissions: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
+    #: The organization's feature flag values for this user (Kinde: organization overrides).
+    feature_flags: Mapping[str, bool | int | str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,13 @@ class User:
     given_name: str = ""
     family_name: str = ""
     organizations: Mapping[str, Membership] = field(default_factory=dict)
+    #: The user's own feature flag values (Kinde: user overrides win over the organization's).
+    feature_flags: Mapping[str, bool | int | str] = field(default_factory=dict)
+
+    def flags_in(self, org_code: str | None) -> dict[str, bool | int | str]:
+        """The feature flags of this user's tokens for ``org_code``: the organization's, then the user's own."""
+        membership = self.organizations.get(org_code) if org_code else None
+        return {**(membership.feature_flags if membership else {}), **self.feature_flags}
 
     @property
     def name(self) -> str:
@@ -130,7 +146,9 @@ def default_config_document() -> dict[str, Any]:
                 "email": "demo@example.com",
                 "given_name": "Demo",
                 "family_name": "User",
-                "organizations": {"org_dev": {"permissions": ["delete:orders"], "roles": ["admin"]}},
+                "organizations": {
+                    "org_dev": {"permissions": ["delete:orders"], "roles": ["admin"], "feature_flags": {"beta": True}}
+                },
             },
             {
                 "id": "kp_de700000000000000000000000000002",
@@ -191,6 +209,7 @@ def _user(doc: Mapping[str, Any], where: str, orgs: Mapping[str, str]) -> User:
         memberships[code] = Membership(
             _strings(m.get("permissions", []), f"{where}.organizations.{code}.permissions"),
             _strings(m.get("roles", []), f"{where}.organizations.{code}.roles"),
+            parse_flags(m.get("feature_flags", {}), f"{where}.organizations.{code}.feature_flags"),
         )
     return User(
         id=str(doc.get("id") or user_for_email(email).id),
@@ -198,6 +217,7 @@ def _user(doc: Mapping[str, Any], where: str, orgs: Mapping[str, str]) -> User:
         given_name=str(doc.get("given_name", "")),
         family_name=str(doc.get("family_name", "")),
         organizations=memberships,
+        feature_flags=parse_flags(doc.get("feature_flags", {}), f"{where}.feature_flags"),
     )
 
 

@@ -23,16 +23,9 @@ confused with the interactive dev authorization server of ``kinde-guard dev-issu
 from __future__ import annotations
 
 from ._clock import FrozenClock
-from ._issuer import (
-    DEFAULT_AUDIENCE,
-    DEFAULT_CLIENT_ID,
-    OMIT,
-    DevIssuer,
-    TestIssuer,
-    kinde_feature_flags,
-    kinde_roles,
-)
+from ._issuer import DEFAULT_AUDIENCE, DEFAULT_CLIENT_ID, OMIT, DevIssuer, TestIssuer
 from ._jws import b64url, generate_rsa_key, kid_for, sign_jws
+from ._kinde_claims import kinde_feature_flags, kinde_roles
 
 __all__ = [
     "DEFAULT_AUDIENCE",

@@ -22,16 +22,9 @@ from .._issuer_http import IssuerHTTPServer, Request, Response, json_response
 from ..config import GuardConfig
 from ..guard import KindeGuard
 from ._jws import b64url, generate_rsa_key, kid_for, sign_jws
+from ._kinde_claims import kinde_claims
 
-__all__ = [
-    "DEFAULT_AUDIENCE",
-    "DEFAULT_CLIENT_ID",
-    "OMIT",
-    "DevIssuer",
-    "TestIssuer",
-    "kinde_feature_flags",
-    "kinde_roles",
-]
+__all__ = ["DEFAULT_AUDIENCE", "DEFAULT_CLIENT_ID", "OMIT", "DevIssuer", "TestIssuer"]
 
 UNSERVED_ISSUER = "https://dev-issuer.kinde-guard.invalid"
 DEFAULT_AUDIENCE = "https://api.example.com"
@@ -46,36 +39,6 @@ class _Omit:
 
 #: Pass as a claim or header value to remove it from a minted token.
 OMIT: Any = _Omit()
-
-
-def kinde_roles(roles: Sequence[str | Mapping[str, Any]]) -> list[Any]:
-    """The ``roles`` claim as Kinde issues it: ``[{"id": ..., "key": "admin", "name": "Admin"}]``.
-    A mapping is kept as given (to mint a malformed claim)."""
-    claim: list[Any] = []
-    for role in roles:
-        if isinstance(role, str):
-            ident = str(uuid.uuid5(uuid.NAMESPACE_URL, "kinde-guard-role:" + role))
-            claim.append({"id": ident, "key": role, "name": role.replace("-", " ").replace("_", " ").title()})
-        else:
-            claim.append(dict(role))
-    return claim
-
-
-def kinde_feature_flags(flags: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``feature_flags`` claim as Kinde issues it: ``{"code": {"t": "b"|"i"|"s", "v": value}}``
-    from ``{"code": value}``. A mapping value is kept as given (to mint a malformed flag)."""
-    claim: dict[str, Any] = {}
-    for code, value in flags.items():
-        if isinstance(value, Mapping):
-            claim[code] = dict(value)
-        elif type(value) in _FLAG_CODES:
-            claim[code] = {"t": _FLAG_CODES[type(value)], "v": value}
-        else:
-            raise TypeError(f"feature flag {code!r}: a bool, int or str (or a raw mapping), got {value!r}")
-    return claim
-
-
-_FLAG_CODES: dict[type, str] = {bool: "b", int: "i", str: "s"}
 
 
 def _apply(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -193,10 +156,8 @@ class TestIssuer:
     ) -> str:
         """A Kinde-shaped user access token: ``aud`` list, ``azp``, ``sub`` ``kp_...``, ``scp``,
         ``iat``, ``exp`` (+1 h), ``jti``. ``scopes`` sets ``scp``; ``permissions`` adds
-        ``permissions`` and ``org_code``; ``roles=["admin"]`` adds ``roles`` as
-        ``[{"id", "key", "name"}]`` and ``feature_flags={"beta": True, "seats": 5}`` adds
-        ``feature_flags`` as ``{"beta": {"t": "b", "v": true}, ...}`` (see :func:`kinde_roles`,
-        :func:`kinde_feature_flags`); keyword claims override or (with OMIT) remove."""
+        ``permissions`` and ``org_code``; ``roles=["admin"]`` and ``feature_flags={"beta": True}``
+        add those claims in Kinde's shapes (:func:`kinde_claims`); keyword claims override or (with OMIT) remove."""
         payload = self._base_claims(expires_in)
         payload.update(
             aud=list(self.audience),
@@ -206,10 +167,7 @@ class TestIssuer:
         )
         if permissions is not None:
             payload.update(org_code="org_" + secrets.token_hex(6), permissions=list(permissions))
-        if roles is not None:
-            payload["roles"] = kinde_roles(roles)
-        if feature_flags is not None:
-            payload["feature_flags"] = kinde_feature_flags(feature_flags)
+        payload.update(kinde_claims(roles, feature_flags))
         return self.sign(_apply(payload, claims), headers, key)
 
     def mint_m2m(
@@ -233,8 +191,7 @@ class TestIssuer:
             scp=list(scopes),
             v="2",
         )
-        if feature_flags is not None:
-            payload["feature_flags"] = kinde_feature_flags(feature_flags)
+        payload.update(kinde_claims(None, feature_flags))
         return self.sign(_apply(payload, claims), headers, key)
 
     def mint_id_token(
