@@ -99,11 +99,8 @@ class DevAuthorizationServer(TestIssuer):
             claims["permissions"] = list(membership.permissions)
             if membership.roles:
                 claims["roles"] = [{"id": _role_id(r), "key": r, "name": r.title()} for r in membership.roles]
-        flags = grant.user.flags_in(grant.org_code)
-        if flags:
-            # As Kinde issues them: {"code": {"t": "b" | "i" | "s", "v": value}} (kinde_feature_flags).
-            claims["feature_flags"] = flags
-        flags = claims.pop("feature_flags", None)
+        # mint() puts them in Kinde's shape: {"code": {"t": "b" | "i" | "s", "v": value}}.
+        flags = grant.user.flags_in(grant.org_code) or None
         access = self.mint(scopes=grant.scopes, expires_in=lifetime, feature_flags=flags, **claims)
         body: dict[str, Any] = {"access_token": access, "expires_in": lifetime}
         if "openid" in grant.scopes:
