@@ -11,7 +11,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[fastapi,flask,django,drf,mcp,qr,dev]'
+	$(PY) -m pip install --quiet -e '.[fastapi,flask,django,drf,mcp,litestar,qr,dev]'
 	touch $(STAMP)
 
 lint: $(STAMP)

@@ -25,5 +25,5 @@ nox.options.download_python = "never"
 def tests(session: nox.Session) -> None:
     """The pytest suite (doctests included) with every extra installed, as `make venv` installs it."""
     # Editable like `make venv`: the demo (kinde_guard/demo, not in the wheel) runs from the checkout.
-    session.install("-e", ".[fastapi,flask,django,drf,mcp,qr,dev]")
+    session.install("-e", ".[fastapi,flask,django,drf,mcp,litestar,qr,dev]")
     session.run("python", "-m", "pytest", "-q", *session.posargs)

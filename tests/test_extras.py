@@ -26,6 +26,7 @@ import {adapter}
         ("kinde_guard.fastapi", "fastapi", "fastapi"),
         ("kinde_guard.flask", "flask", "flask"),
         ("kinde_guard.mcp", "mcp", "mcp"),
+        ("kinde_guard.litestar", "litestar", "litestar"),
         ("kinde_guard.django", "django", "django"),
         ("kinde_guard.drf", "rest_framework", "drf"),
     ],

@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi import FastAPI, Security
 from flask import Flask
+from litestar import Litestar
+from litestar import get as litestar_get
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -29,6 +31,8 @@ from kinde_guard import Claims, KindeGuard
 from kinde_guard.asgi import KindeGuardMiddleware as ASGIGuard
 from kinde_guard.fastapi import KindeAuth
 from kinde_guard.flask import FlaskKindeGuard
+from kinde_guard.litestar import KindePlugin
+from kinde_guard.litestar import requires as litestar_requires
 from kinde_guard.testing import DevIssuer
 from kinde_guard.wsgi import KindeGuardMiddleware as WSGIGuard
 from tests.django_servers import setup_django, urlconf
@@ -88,6 +92,14 @@ def fastapi(guard: KindeGuard) -> object:
         return []
 
     return app
+
+
+def litestar(guard: KindeGuard) -> object:
+    @litestar_get("/orders", guards=[litestar_requires()])
+    async def orders() -> list[str]:
+        return []
+
+    return Litestar(route_handlers=[orders], plugins=[KindePlugin(guard)])
 
 
 @kinde_required
@@ -155,6 +167,7 @@ ADAPTERS: dict[str, tuple[Callable[[KindeGuard], object], str]] = {
     "wsgi": (wsgi, "wsgi"),
     "flask": (flask, "wsgi"),
     "fastapi": (fastapi, "asgi"),
+    "litestar": (litestar, "asgi"),
     "django decorator": (django_wsgi("/decorator"), "wsgi"),
     "django async decorator": (django_asgi("/async"), "asgi"),
     "django middleware (asgi)": (django_asgi("/mw"), "asgi"),
