@@ -12,9 +12,8 @@ from django.urls import path
 from kinde_guard.django import kinde_required
 
 # settings.py
-INSTALLED_APPS = [
-    "kinde_guard.django"
-]  # builds the guard at start-up: bad KINDE_* settings stop Django with a sentence
+# "kinde_guard.django" builds the guard at start-up: bad KINDE_* settings stop Django with a sentence
+INSTALLED_APPS = ["kinde_guard.django"]
 KINDE_DOMAIN = "https://acme.kinde.com"  # unset: the environment's KINDE_DOMAIN (the same for every KINDE_* name)
 KINDE_AUDIENCE = ["https://api.acme.com"]  # a list, or a space-separated string
 MIDDLEWARE = ["kinde_guard.django.KindeGuardMiddleware"]  # optional: every path but KINDE_PUBLIC_PATHS needs a token
