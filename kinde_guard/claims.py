@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
-__all__ = ["FLAG_TYPES", "Claims", "FlagValue", "Match", "flag_value", "role_keys_of"]
+__all__ = ["FLAG_TYPES", "Claims", "FlagValue", "Match", "flag_items_of", "flag_value", "role_keys_of"]
 
 Match = Literal["all", "any"]
 
@@ -92,6 +92,19 @@ def flag_value(flag: object) -> FlagValue | None:
     return value if expected is not None and type(value) is expected else None  # type: ignore[return-value]
 
 
+def flag_items_of(payload: Mapping[str, Any]) -> frozenset[tuple[str, str, FlagValue]]:
+    """The ``feature_flags`` claim's well-formed flags as ``(code, t, v)`` triples."""
+    flags = payload.get("feature_flags")
+    if type(flags) is not dict:
+        return frozenset()
+    items = []
+    for code, flag in flags.items():
+        value = flag_value(flag)
+        if value is not None:
+            items.append((code, flag["t"], value))
+    return frozenset(items)
+
+
 def _has(granted: frozenset[str], wanted: Iterable[str], match: Match) -> bool:
     wanted = tuple(wanted)
     if not wanted:
@@ -110,18 +123,20 @@ class Claims:
     """
 
     # Immutable: every public attribute is a read-only property over the slots below.
-    __slots__ = ("_permissions", "_raw", "_role_keys", "_scopes")
+    __slots__ = ("_flag_items", "_permissions", "_raw", "_role_keys", "_scopes")
 
     _raw: Mapping[str, Any]
     _scopes: frozenset[str] | None
     _permissions: frozenset[str] | None
     _role_keys: frozenset[str] | None
+    _flag_items: frozenset[tuple[str, str, FlagValue]] | None
 
     def __init__(self, payload: Mapping[str, Any]) -> None:
         self._raw = MappingProxyType(dict(payload))
         self._scopes = None
         self._permissions = None
         self._role_keys = None
+        self._flag_items = None
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Claims:
@@ -137,6 +152,7 @@ class Claims:
         self._scopes = None
         self._permissions = None
         self._role_keys = None
+        self._flag_items = None
         return self
 
     @property
@@ -221,6 +237,15 @@ class Claims:
         """The ``feature_flags`` claim as Kinde issues it: ``{"<code>": {"t": "b"|"i"|"s", "v": ...}}``."""
         flags = self._raw.get("feature_flags")
         return MappingProxyType(flags) if isinstance(flags, dict) else _EMPTY
+
+    @property
+    def flag_items(self) -> frozenset[tuple[str, str, FlagValue]]:
+        """Every well-formed feature flag as ``(code, t, v)``, e.g. ``("beta", "b", True)``
+        (malformed entries left out): a route's flags are met when this includes them."""
+        items = self._flag_items
+        if items is None:
+            items = self._flag_items = flag_items_of(self._raw)
+        return items
 
     def feature_flag(self, code: str, default: FlagValue | None = None) -> FlagValue | None:
         """The value of the feature flag ``code`` (``bool`` for ``"t": "b"``, ``int`` for ``"i"``,

@@ -225,9 +225,14 @@ class Policy:
             _require(claims.scopes, needs.scopes, needs.match, "scope")
         if needs.permissions:
             _require(claims.permissions, needs.permissions, needs.match, "permission")
-        if needs.roles:
-            check_roles(claims, needs.roles, needs.match)
-        if needs.feature_flags:
+        # Roles and flags: one set operation each on sets the cached Claims remember, as for scopes;
+        # the check functions run only to explain a refusal.
+        roles = needs.roles
+        if roles and not (
+            claims.role_keys.issuperset(roles) if needs.match == "all" else not claims.role_keys.isdisjoint(roles)
+        ):
+            check_roles(claims, roles, needs.match)
+        if needs.flag_items and not claims.flag_items.issuperset(needs.flag_items):
             check_feature_flags(claims, needs.feature_flags)
         if needs.org_codes:
             check_org_codes(claims, needs.org_codes)
@@ -397,6 +402,7 @@ def check_feature_flags(claims: Claims, wanted: tuple[tuple[str, FlagValue], ...
                 break
         else:
             return
+    # (Policy.authorize asks claims.flag_items first; this loop is the same rule, said per flag.)
     listed = ", ".join(f"{code}={json.dumps(value)}" for code, value in wanted)
     if flags is None:
         raise InsufficientScopeError(

@@ -68,6 +68,9 @@ def _flags(values: Mapping[str, FlagValue] | Iterable[str] | None) -> tuple[tupl
     return pairs
 
 
+_FLAG_CODES = {bool: "b", int: "i", str: "s"}
+
+
 def _flag_text(code: str, value: FlagValue) -> str:
     return f"{code}={json.dumps(value)}"
 
@@ -101,9 +104,10 @@ class Requirements:
     org_codes: tuple[str, ...]
     claims_check: ClaimsCheck | None
     claims_check_message: str
-    # The Kinde type of each flag's value: True == 1 in Python, yet feature_flags={"beta": True}
-    # and {"beta": 1} are different requirements, so equality and hashing must see the types.
-    _flag_types: tuple[str, ...] = field(repr=False)
+    #: ``feature_flags`` as Kinde types them, ``{(code, "b" | "i" | "s", value)}``: what a token's
+    #: :attr:`Claims.flag_items <kinde_guard.Claims.flag_items>` must include (one set operation).
+    #: The type letter also keeps ``{"beta": True}`` and ``{"beta": 1}`` apart (``True == 1`` in Python).
+    flag_items: frozenset[tuple[str, str, FlagValue]] = field(repr=False)
 
     def __init__(
         self,
@@ -132,7 +136,7 @@ class Requirements:
         object.__setattr__(self, "roles", _names(roles, "roles"))
         flags = _flags(feature_flags)
         object.__setattr__(self, "feature_flags", flags)
-        object.__setattr__(self, "_flag_types", tuple(type(value).__name__ for _, value in flags))
+        object.__setattr__(self, "flag_items", frozenset((c, _FLAG_CODES[type(v)], v) for c, v in flags))
         object.__setattr__(self, "org_codes", _names(org_codes, "org_codes"))
         object.__setattr__(self, "claims_check", claims_check)
         object.__setattr__(self, "claims_check_message", claims_check_message or DEFAULT_CLAIMS_CHECK_MESSAGE)
