@@ -151,6 +151,37 @@ class GuardConfig:
     #: URL of the API's documentation (``resource_documentation``). Env
     #: ``KINDE_RESOURCE_DOCUMENTATION``. Default none.
     resource_documentation: str = ""
+    #: Accept Kinde API keys (``Authorization: Bearer k_...``) wherever an access token is accepted,
+    #: verified by calling Kinde (``POST {domain}/api/v1/api_keys/verify``). Env ``KINDE_API_KEYS``.
+    #: Default ``False``.
+    api_keys: bool = False
+    #: Client id of the M2M application authorised for the Kinde Management API (audience
+    #: ``{domain}/api``) with scope ``read:api_keys``. Env ``KINDE_M2M_CLIENT_ID``. Required with
+    #: ``api_keys``.
+    m2m_client_id: str = ""
+    #: That M2M application's client secret. Env ``KINDE_M2M_CLIENT_SECRET``. Required with
+    #: ``api_keys``; never logged.
+    m2m_client_secret: str = dataclasses.field(default="", repr=False)
+    #: A bearer value that is not JWT-shaped must start with one of these to be sent to Kinde; any
+    #: other is refused locally (401). Default ``("k_",)``.
+    api_key_prefixes: Sequence[str] = ("k_",)
+    #: Seconds a verified key is trusted without asking Kinde again: the revocation delay. Default 300.
+    api_key_cache_ttl: float = 300.0
+    #: Seconds a key Kinde refused (unknown, inactive, revoked) is refused without asking again.
+    #: Default 60.
+    api_key_negative_ttl: float = 60.0
+    #: How long a verified key keeps working past ``api_key_cache_ttl`` while Kinde cannot be
+    #: reached, in seconds. Default 3600.
+    api_key_max_stale: float = 3600.0
+    #: Verification calls for keys not in the cache: at most this many at once (a burst). Default 20.
+    api_key_verify_burst: int = 20
+    #: ... then this many per second on average (a token bucket). Default 5.
+    api_key_verify_rate: float = 5.0
+    #: After Kinde failed to answer a verification, seconds before a new call for an unknown key
+    #: (those get 503 meanwhile; cached keys keep working). Default 5.
+    api_key_cooldown: float = 5.0
+    #: Entries in the verified-key cache (and, four times this, in the refused-key cache). Default 4096.
+    api_key_cache_size: int = 4096
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -215,6 +246,35 @@ class GuardConfig:
                 raise ConfigurationError(f"{name} must be a whole number >= 0, got {value!r}.")
         if self.max_token_bytes < 64 or self.jwks_max_bytes < 64:
             raise ConfigurationError("max_token_bytes and jwks_max_bytes must be at least 64.")
+        self._check_api_keys()
+
+    def _check_api_keys(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "api_key_prefixes", _words(self.api_key_prefixes, "api_key_prefixes"))
+        for name in ("m2m_client_id", "m2m_client_secret"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigurationError(f"{name} must be a string.")
+        for name in ("api_key_cache_ttl", "api_key_verify_rate"):
+            _positive(name, getattr(self, name))
+        for name in ("api_key_negative_ttl", "api_key_max_stale", "api_key_cooldown"):
+            _positive(name, getattr(self, name), allow_zero=True)
+        for name in ("api_key_verify_burst", "api_key_cache_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(f"{name} must be a whole number >= 1, got {value!r}.")
+        if not self.api_keys:
+            return
+        if not self.m2m_client_id or not self.m2m_client_secret:
+            raise ConfigurationError(
+                "api_keys is on but m2m_client_id and m2m_client_secret are not both set: Kinde verifies "
+                "API keys only for an M2M application authorised for the Kinde Management API (audience "
+                f"{self.domain}/api) with the scope read:api_keys; set its credentials "
+                "(KINDE_M2M_CLIENT_ID, KINDE_M2M_CLIENT_SECRET)."
+            )
+        if not self.api_key_prefixes:
+            raise ConfigurationError("api_key_prefixes must name at least one prefix, e.g. ('k_',).")
+        if any("." in p for p in self.api_key_prefixes):
+            raise ConfigurationError("api_key_prefixes must not contain '.': a value with dots is a JWT's shape.")
 
     @classmethod
     def from_env(
@@ -319,8 +379,14 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "insecure_accept_empty_audience": _parse_bool,
     "allow_m2m": _parse_bool,
     "allow_user_tokens": _parse_bool,
+    "api_keys": _parse_bool,
+    "m2m_client_id": _parse_str,
+    "m2m_client_secret": _parse_str,
     "max_token_age": _parse_optional_float,
     **{name: _parse_float for name in ("leeway", "jwks_ttl", "jwks_min_ttl", "jwks_max_ttl")},
     **{name: _parse_float for name in ("jwks_cooldown", "jwks_max_stale", "http_timeout")},
     **{name: _parse_int for name in ("max_token_bytes", "jwks_max_bytes", "token_cache_size")},
+    **{name: _parse_float for name in ("api_key_cache_ttl", "api_key_negative_ttl", "api_key_max_stale")},
+    **{name: _parse_float for name in ("api_key_verify_rate", "api_key_cooldown")},
+    **{name: _parse_int for name in ("api_key_verify_burst", "api_key_cache_size")},
 }
