@@ -26,9 +26,12 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
-__all__ = ["FLAG_TYPES", "Claims", "FlagValue", "Match", "flag_items_of", "flag_value", "role_keys_of"]
+__all__ = ["FLAG_TYPES", "Claims", "Credential", "FlagValue", "Match", "flag_items_of", "flag_value", "role_keys_of"]
 
 Match = Literal["all", "any"]
+
+#: The kind of credential verified claims come from.
+Credential = Literal["access_token", "api_key"]
 
 #: The value of a Kinde feature flag: boolean, integer or string.
 FlagValue = bool | int | str
@@ -123,13 +126,15 @@ class Claims:
     """
 
     # Immutable: every public attribute is a read-only property over the slots below.
-    __slots__ = ("_flag_items", "_permissions", "_raw", "_role_keys", "_scopes")
+    __slots__ = ("_credential", "_flag_items", "_key_id", "_permissions", "_raw", "_role_keys", "_scopes")
 
     _raw: Mapping[str, Any]
     _scopes: frozenset[str] | None
     _permissions: frozenset[str] | None
     _role_keys: frozenset[str] | None
     _flag_items: frozenset[tuple[str, str, FlagValue]] | None
+    _credential: Credential
+    _key_id: str | None
 
     def __init__(self, payload: Mapping[str, Any]) -> None:
         self._raw = MappingProxyType(dict(payload))
@@ -137,6 +142,8 @@ class Claims:
         self._permissions = None
         self._role_keys = None
         self._flag_items = None
+        self._credential = "access_token"
+        self._key_id = None
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Claims:
@@ -153,7 +160,40 @@ class Claims:
         self._permissions = None
         self._role_keys = None
         self._flag_items = None
+        self._credential = "access_token"
+        self._key_id = None
         return self
+
+    @classmethod
+    def for_api_key(
+        cls, key_id: str, scopes: Iterable[str], *, org_code: str | None = None, user_id: str | None = None
+    ) -> Claims:
+        """The claims of a Kinde API key, from Kinde's verification answer: ``sub`` is the key's
+        user (``None`` for an organization key), ``scopes`` the key's, no permissions.
+
+        >>> c = Claims.for_api_key("api_key_1", ["read:orders"], org_code="org_1")
+        >>> c.credential, c.key_id, c.sub, sorted(c.scopes), c.org_code, c.is_m2m
+        ('api_key', 'api_key_1', None, ['read:orders'], 'org_1', False)
+        """
+        payload: dict[str, Any] = {"key_id": key_id, "scp": [s for s in scopes if isinstance(s, str)]}
+        if org_code is not None:
+            payload["org_code"] = org_code
+        if user_id is not None:
+            payload["sub"] = user_id
+        self = cls.adopt(payload)
+        self._credential = "api_key"
+        self._key_id = key_id
+        return self
+
+    @property
+    def credential(self) -> Credential:
+        """What the caller presented: ``"access_token"`` (a Kinde JWT) or ``"api_key"``."""
+        return self._credential
+
+    @property
+    def key_id(self) -> str | None:
+        """The Kinde id of the API key (``api_key_...``); ``None`` for access tokens."""
+        return self._key_id
 
     @property
     def raw(self) -> Mapping[str, Any]:
@@ -161,7 +201,7 @@ class Claims:
         return self._raw
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Claims) and dict(self.raw) == dict(other.raw)
+        return isinstance(other, Claims) and self._credential == other._credential and dict(self.raw) == dict(other.raw)
 
     __hash__ = None  # type: ignore[assignment]
 
