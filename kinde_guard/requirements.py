@@ -89,7 +89,9 @@ class Requirements:
       of codes (``["beta"]``) requires each boolean flag to be on. Stored as (code, value) pairs;
     - ``org_codes``: the token's ``org_code`` must be one of them;
     - ``claims_check``: ``callable(Claims) -> bool``, the route's own rule: anything but ``True``
-      (or an exception) refuses, with ``claims_check_message`` as the description.
+      (or an exception) refuses, with ``claims_check_message`` as the description;
+    - ``accept_api_keys``: ``False`` for a route that takes Kinde access tokens only, refusing
+      Kinde API keys (401) even when the guard accepts them (``GuardConfig.api_keys``).
 
     Built once per route (at decoration or start-up), immutable, validated when built. Hashable
     when its ``claims_check`` is (functions and lambdas are, by identity; two equal-looking
@@ -104,6 +106,7 @@ class Requirements:
     org_codes: tuple[str, ...]
     claims_check: ClaimsCheck | None
     claims_check_message: str
+    accept_api_keys: bool
     #: ``feature_flags`` as Kinde types them, ``{(code, "b" | "i" | "s", value)}``: what a token's
     #: :attr:`Claims.flag_items <kinde_guard.Claims.flag_items>` must include (one set operation).
     #: The type letter also keeps ``{"beta": True}`` and ``{"beta": 1}`` apart (``True == 1`` in Python).
@@ -120,7 +123,10 @@ class Requirements:
         org_codes: Iterable[str] | None = None,
         claims_check: ClaimsCheck | None = None,
         claims_check_message: str | None = None,
+        accept_api_keys: bool = True,
     ) -> None:
+        if type(accept_api_keys) is not bool:
+            raise TypeError("accept_api_keys must be True or False")
         if match not in ("all", "any"):
             raise ValueError("match must be 'all' or 'any'")
         if claims_check is not None and not callable(claims_check):
@@ -140,6 +146,7 @@ class Requirements:
         object.__setattr__(self, "org_codes", _names(org_codes, "org_codes"))
         object.__setattr__(self, "claims_check", claims_check)
         object.__setattr__(self, "claims_check_message", claims_check_message or DEFAULT_CLAIMS_CHECK_MESSAGE)
+        object.__setattr__(self, "accept_api_keys", accept_api_keys)
 
     def __bool__(self) -> bool:
         return bool(
@@ -149,6 +156,7 @@ class Requirements:
             or self.feature_flags
             or self.org_codes
             or self.claims_check is not None
+            or not self.accept_api_keys
         )
 
     def describe(self) -> str:
@@ -172,6 +180,8 @@ class Requirements:
             parts.append(f"{label} {', '.join(self.org_codes)}")
         if self.claims_check is not None:
             parts.append(f"a claims check ({getattr(self.claims_check, '__name__', 'custom')})")
+        if not self.accept_api_keys:
+            parts.append("an access token (not an API key)")
         return "; ".join(parts) or "any valid token"
 
 
