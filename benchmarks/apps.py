@@ -3,7 +3,7 @@ a "floor" middleware doing only the work no validator can skip.
 
 Configured from the environment by bench_http.py: ``BENCH_GUARDED`` (``0`` unguarded, ``1``
 kinde_guard, ``floor-verify`` the raw RSA verify alone, ``floor-decode`` the raw verify plus decoding
-the token once), ``KINDE_DOMAIN``, ``KINDE_AUDIENCE``. Starlette under uvicorn, Flask under gunicorn.
+the token once), ``KINDE_DOMAIN``, ``KINDE_AUDIENCE``. Starlette under uvicorn, Flask and Django under gunicorn.
 
 The floors check nothing but the signature (no issuer, audience, expiry or scopes) and trust the
 token's shape: they are not validators, only the cost any validator pays per distinct token inside
@@ -123,3 +123,33 @@ def flask_app() -> Any:
     elif GUARDED:
         app.wsgi_app = WSGIGuard(app.wsgi_app, guard=_guard())  # type: ignore[method-assign]
     return app
+
+
+def _django_orders(request: Any) -> Any:
+    from django.http import JsonResponse
+
+    return JsonResponse([{"id": "ord_1", "item": "coffee"}], safe=False)
+
+
+def django_app() -> Any:
+    """Django's WSGI handler with one view; guarded by kinde_guard.django's middleware (the guard
+    from the KINDE_* environment), or behind the floor."""
+    import django
+    from django.conf import settings
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.urls import path
+
+    middleware = ["kinde_guard.django.KindeGuardMiddleware"] if GUARDED else []
+    settings.configure(
+        SECRET_KEY="bench",
+        ALLOWED_HOSTS=["*"],
+        INSTALLED_APPS=[],
+        MIDDLEWARE=middleware,
+        DATABASES={},
+        ROOT_URLCONF=__name__,
+        APPEND_SLASH=False,
+    )
+    django.setup()
+    globals()["urlpatterns"] = [path("orders", _django_orders)]
+    app = WSGIHandler()
+    return _floor_wsgi(app) if MODE.startswith("floor") else app

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_http.py [--seconds 8] [--rounds 2] [--connections 16]
 
-Starlette under uvicorn and Flask under gunicorn (one worker process each, so the guard's cost is
+Starlette under uvicorn, Flask and Django under gunicorn (one sync worker process each, so the guard's cost is
 not hidden by spare cores), loaded by ``wrk`` (Debian's package; installed by ``make bench`` when
 missing) with distinct tokens (every request a new token: the verified-token cache never hits)
 and repeated tokens (50 tokens in turn). Beside them, two floors with distinct tokens: the same
@@ -73,7 +73,7 @@ def start(kind: str, mode: str, issuer_url: str, port: int) -> subprocess.Popen[
         cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
     else:
         cmd = [str(bin_dir / "gunicorn"), "--chdir", str(HERE), "-w", "1", "-k", "sync", "--threads", "1"]
-        cmd += ["-b", f"127.0.0.1:{port}", "--log-level", "warning", "apps:flask_app()"]
+        cmd += ["-b", f"127.0.0.1:{port}", "--log-level", "warning", f"apps:{kind}_app()"]
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -149,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="rounds per cell, alternating (default 2)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--distinct", type=int, default=0, help="distinct tokens to mint (default: enough for the run)")
-    parser.add_argument("--servers", default="starlette,flask", help="which servers (default starlette,flask)")
+    parser.add_argument(
+        "--servers", default="starlette,flask,django", help="which servers (default starlette,flask,django)"
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -213,7 +215,7 @@ def print_report(
     head = f"{'server':<22} {'route':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'x unguarded':>12} {'x floor':>8}"
     print(head)
     print("-" * len(head))
-    label = {"starlette": "uvicorn + Starlette", "flask": "gunicorn + Flask"}
+    label = {"starlette": "uvicorn + Starlette", "flask": "gunicorn + Flask", "django": "gunicorn + Django"}
     names = {
         "unguarded": "unguarded",
         "floor-verify": "floor: raw RSA verify only",
