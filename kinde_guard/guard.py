@@ -21,10 +21,11 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ._http import Fetcher
+from .api_keys import ApiKeyState, ApiKeyVerifier, Requester, key_digest
 from .bearer import bearer_value, parse_authorization
 from .claims import Claims, FlagValue, Match
 from .config import GuardConfig
-from .errors import AuthError, ConfigurationError, JWKSError
+from .errors import AuthError, ConfigurationError, InvalidTokenError, JWKSError
 from .jwk import SigningKey
 from .jwks import KeySetState, RemoteKeySet
 from .jws import ParsedToken, parse_payload, parse_token, verify_signature
@@ -66,6 +67,7 @@ class KindeGuard:
         fetch: Fetcher | None = None,
         key_set: RemoteKeySet | None = None,
         on_event: EventHook | None = None,
+        api_key_request: Requester | None = None,
         **options: Any,
     ) -> None:
         if config is None:
@@ -107,6 +109,13 @@ class KindeGuard:
         )
         self._route_scopes: set[str] = set()
         self._scope_sources: list[Callable[[], Iterable[str]]] = []
+        #: The API-key verifier when ``config.api_keys`` is on (docs/architecture.md, "API keys").
+        self.api_keys: ApiKeyVerifier | None = None
+        if config.api_keys:
+            self.api_keys = ApiKeyVerifier(config, clock=self._clock, request=api_key_request, on_event=on_event)
+        # Its verified-key cache, read on the hot path: digest -> (claims, trusted until, ...).
+        self._key_cache = self.api_keys.cache if self.api_keys is not None else None
+        self._key_prefixes = tuple(config.api_key_prefixes)
 
     # -- public API: the request pipeline ------------------------------------------------------
 
@@ -143,7 +152,7 @@ class KindeGuard:
             claims_check,
             claims_check_message,
         )
-        claims = self._cached(token) or self._miss(token)
+        claims = self._cached(token) or self._cached_key(token) or self._miss(token)
         if needs is not NO_REQUIREMENTS or self._always_authorize:
             self._authorize(claims, needs, token)
         return claims
@@ -174,7 +183,7 @@ class KindeGuard:
             claims_check,
             claims_check_message,
         )
-        claims = self._cached(token)
+        claims = self._cached(token) or self._cached_key(token)
         if claims is None:
             claims = await self._miss_async(token)
         if needs is not NO_REQUIREMENTS or self._always_authorize:
@@ -268,7 +277,7 @@ class KindeGuard:
         token = bearer_value(authorization)
         if token is None:
             return None
-        claims = self._cached(token)
+        claims = self._cached(token) or self._cached_key(token)
         if claims is not None and (requirements is not NO_REQUIREMENTS or self._always_authorize):
             self._authorize(claims, requirements, token)
         return claims
@@ -326,9 +335,16 @@ class KindeGuard:
         """The JWKS cache's state for health checks: kids, age, last error. No secrets."""
         return self.key_set.state()
 
+    def api_key_state(self) -> ApiKeyState | None:
+        """The API-key path's state for health checks (cached keys, calls to Kinde, last error, the
+        M2M token's lifetime; never a key or a secret); ``None`` unless ``api_keys`` is on."""
+        return self.api_keys.state() if self.api_keys is not None else None
+
     # -- steps ---------------------------------------------------------------------------------
 
     def _miss(self, token: str) -> Claims:
+        if self.api_keys is not None and self._is_api_key(token):
+            return self.api_keys.verify(token)
         kid = None
         try:
             parsed = parse_token(token, self._max_token_bytes, self._headers, self._algorithms)
@@ -342,6 +358,8 @@ class KindeGuard:
             raise
 
     async def _miss_async(self, token: str) -> Claims:
+        if self.api_keys is not None and self._is_api_key(token):
+            return await self.api_keys.verify_async(token)
         kid = None
         try:
             parsed = parse_token(token, self._max_token_bytes, self._headers, self._algorithms)
@@ -364,11 +382,32 @@ class KindeGuard:
         """
         plain = bearer_value(authorization)
         if plain is not None:
-            claims = self._cached(plain)
-            if claims is not None:
-                return plain, claims
+            key_cache = self._key_cache
+            if key_cache is not None and "." not in plain:
+                # An API key (a JWT has dots): the verified-key cache holds digests, never keys. As
+                # exact as the token lookup: a cached digest is that of a key that passed the parser.
+                entry = key_cache.get(key_digest(plain))
+                if entry is not None and self._clock() < entry[1]:
+                    return plain, entry[0]
+            else:
+                claims = self._cached(plain)
+                if claims is not None:
+                    return plain, claims
         token = parse_authorization(authorization)
-        return token, (None if token == plain else self._cached(token))
+        return token, (None if token == plain else self._cached(token) or self._cached_key(token))
+
+    def _is_api_key(self, token: str) -> bool:
+        """Not JWT-shaped and with a configured prefix. Anything else that is not JWT-shaped takes the
+        JWT path, which refuses it as malformed (401) without a call to Kinde, as before."""
+        return token.count(".") != 2 and token.startswith(self._key_prefixes)
+
+    def _cached_key(self, value: str) -> Claims | None:
+        """The claims of ``value`` when it is an API key in the verified-key cache, still trusted."""
+        key_cache = self._key_cache
+        if key_cache is None or "." in value:
+            return None
+        entry = key_cache.get(key_digest(value))
+        return entry[0] if entry is not None and self._clock() < entry[1] else None
 
     def _cached(self, token: str) -> Claims | None:
         cache = self._cache
@@ -456,6 +495,8 @@ class KindeGuard:
 
     def _authorize(self, claims: Claims, needs: Requirements, token: str | None = None) -> None:
         try:
+            if not needs.accept_api_keys and claims.credential == "api_key":
+                raise InvalidTokenError("This route accepts Kinde access tokens only, not API keys.")
             self._policy.authorize(claims, needs)
         except AuthError as exc:
             self._refused(exc, token)
@@ -464,7 +505,7 @@ class KindeGuard:
     def _refused(self, exc: AuthError, token: str | None) -> None:
         # Log the reason and, when the header parsed, the kid; never the token itself.
         kid = None
-        if token is not None and isinstance(token, str):
+        if token is not None and isinstance(token, str) and "." in token:
             kid = self._headers.get(token.partition(".")[0], (None, None))[1]
         logger.debug("token refused: %s: %s (kid=%s)", type(exc).__name__, exc.description, kid)
         self._emit("token_refused", reason=type(exc).__name__, error=exc.error_code, kid=kid)
