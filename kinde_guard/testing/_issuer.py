@@ -21,8 +21,10 @@ from .._http import HTTPResponse
 from .._issuer_http import IssuerHTTPServer, Request, Response, json_response
 from ..config import GuardConfig
 from ..guard import KindeGuard
+from ._api_keys import ApiKeyEndpoints
 from ._jws import b64url, generate_rsa_key, kid_for, sign_jws
 from ._kinde_claims import kinde_claims
+from ._omit import OMIT, apply_overrides
 
 __all__ = ["DEFAULT_AUDIENCE", "DEFAULT_CLIENT_ID", "OMIT", "DevIssuer", "TestIssuer"]
 
@@ -32,31 +34,14 @@ DEFAULT_CLIENT_ID = "kinde-guard-dev-client"
 DEFAULT_SCOPES = ("openid", "email", "offline")
 
 
-class _Omit:
-    def __repr__(self) -> str:
-        return "OMIT"
-
-
-#: Pass as a claim or header value to remove it from a minted token.
-OMIT: Any = _Omit()
-
-
-def _apply(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    for name, value in overrides.items():
-        if value is OMIT:
-            base.pop(name, None)
-        else:
-            base[name] = value
-    return base
-
-
-class TestIssuer:
+class TestIssuer(ApiKeyEndpoints):
     """A local stand-in for a Kinde tenant's token signing, for tests. Not for production: keys
     live in memory. Also importable as ``DevIssuer``, its first name.
 
     ``serve()`` starts a real HTTP server on 127.0.0.1 (a free port unless ``port`` is given)
     serving discovery and the JWKS; switch it to fail with :attr:`jwks_status`, :attr:`jwks_hang`
-    or :attr:`jwks_body`, and read :attr:`jwks_fetches` to count key-set fetches.
+    or :attr:`jwks_body`, and read :attr:`jwks_fetches` to count key-set fetches. Kinde API keys:
+    :meth:`create_api_key`, :meth:`revoke_api_key` and the verify endpoint (:mod:`._api_keys`).
     """
 
     __test__ = False  # not a test class, whatever pytest's collection rules say
@@ -88,6 +73,7 @@ class TestIssuer:
         self.jwks_headers: dict[str, str] = {}
         #: Number of JWKS requests served (or refused) so far.
         self.jwks_fetches = 0
+        self._init_api_keys()
 
     # -- identity --------------------------------------------------------------------------------
 
@@ -139,7 +125,7 @@ class TestIssuer:
         self, payload: Mapping[str, Any], headers: Mapping[str, Any] | None = None, key: rsa.RSAPrivateKey | None = None
     ) -> str:
         """Sign ``payload`` as is, with Kinde's header (``alg``, ``kid``, ``typ``) plus ``headers``."""
-        header = _apply({"alg": "RS256", "kid": self.kid, "typ": "JWT"}, headers or {})
+        header = apply_overrides({"alg": "RS256", "kid": self.kid, "typ": "JWT"}, headers or {})
         return sign_jws(header, payload, key or self.private_key)
 
     def mint(
@@ -168,7 +154,7 @@ class TestIssuer:
         if permissions is not None:
             payload.update(org_code="org_" + secrets.token_hex(6), permissions=list(permissions))
         payload.update(kinde_claims(roles, feature_flags))
-        return self.sign(_apply(payload, claims), headers, key)
+        return self.sign(apply_overrides(payload, claims), headers, key)
 
     def mint_m2m(
         self,
@@ -192,7 +178,7 @@ class TestIssuer:
             v="2",
         )
         payload.update(kinde_claims(None, feature_flags))
-        return self.sign(_apply(payload, claims), headers, key)
+        return self.sign(apply_overrides(payload, claims), headers, key)
 
     def mint_id_token(
         self, *, expires_in: float = 3600, headers: Mapping[str, Any] | None = None, **claims: Any
@@ -212,7 +198,7 @@ class TestIssuer:
             sub="kp_" + secrets.token_hex(16),
             updated_at=payload["iat"],
         )
-        return self.sign(_apply(payload, claims), headers)
+        return self.sign(apply_overrides(payload, claims), headers)
 
     # -- serving ---------------------------------------------------------------------------------
 
@@ -238,6 +224,8 @@ class TestIssuer:
 
     def handle(self, request: Request) -> Response:
         """Answer one request. Subclasses add routes and call ``super().handle`` for the rest."""
+        if (answer := self.handle_api_keys(request)) is not None:
+            return answer
         if request.method not in ("GET", "HEAD"):
             return json_response(405, {"error": "method_not_allowed"}, {"Allow": "GET, HEAD"})
         if request.path == "/.well-known/openid-configuration":
@@ -259,7 +247,7 @@ class TestIssuer:
         return json_response(200, self.jwks(), {"Cache-Control": "public, max-age=600", **self.jwks_headers})
 
     def fetch(self, url: str, timeout: float, max_bytes: int) -> HTTPResponse:
-        """An in-process JWKS fetcher (no socket), for ``KindeGuard(..., fetch=issuer.fetch)``."""
+        """An in-process JWKS fetcher, for ``KindeGuard(..., fetch=issuer.fetch)``."""
         path = url.split("://", 1)[-1].partition("/")[2]
         response = self.handle(Request("GET", "/" + path, {}, {}))
         headers = {k.lower(): v for k, v in response.headers.items()}
@@ -285,8 +273,12 @@ class TestIssuer:
     # -- guards ----------------------------------------------------------------------------------
 
     def guard_config(self, **options: Any) -> GuardConfig:
-        """A GuardConfig trusting this issuer for its audience; ``options`` override."""
+        """A GuardConfig trusting this issuer for its audience (and, with ``api_keys=True``, its
+        Management API M2M app); ``options`` override."""
         options.setdefault("audience", self.audience)
+        if options.get("api_keys"):
+            options.setdefault("m2m_client_id", self.m2m_client_id)
+            options.setdefault("m2m_client_secret", self.m2m_client_secret)
         return GuardConfig(domain=self.issuer, **options)
 
     def guard(self, *, clock: Callable[[], float] | None = None, **options: Any) -> KindeGuard:
