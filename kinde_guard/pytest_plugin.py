@@ -17,6 +17,10 @@ Installed with kinde-guard (a ``pytest11`` entry point): there is nothing to imp
 - ``kinde_env``: points ``KINDE_DOMAIN`` and ``KINDE_AUDIENCE`` at the issuer for the test (other
   ``KINDE_*`` variables are removed), for apps configured from the environment; returns the values.
   For a guard built in code use ``kinde_issuer.guard()`` or ``kinde_issuer.guard_config()``.
+- ``kinde_api_key``: a factory of Kinde API keys the issuer verifies, and the environment for
+  them (``KINDE_API_KEYS``, ``KINDE_M2M_CLIENT_ID``, ``KINDE_M2M_CLIENT_SECRET``)::
+
+      kinde_api_key(scopes=["read:orders"], org_code="org_acme")   # Bearer k_live_...
 
 The issuer's audience is ``https://api.example.com``; set yours in the pytest configuration::
 
@@ -36,7 +40,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .testing import DEFAULT_AUDIENCE, TestIssuer, kinde_roles
 
-__all__ = ["TokenFactory", "kinde_env", "kinde_issuer", "kinde_token"]
+__all__ = ["TokenFactory", "kinde_api_key", "kinde_env", "kinde_issuer", "kinde_token"]
 
 #: How long ago an ``expired=True`` token expired: far beyond any sensible leeway.
 EXPIRED_AGO = 3600
@@ -121,6 +125,8 @@ def kinde_issuer(_kinde_served_issuer: _Served) -> TestIssuer:
     issuer.audience = list(served.audience)
     issuer.jwks_status, issuer.jwks_hang, issuer.jwks_body, issuer.jwks_headers = 200, 0.0, None, {}
     issuer.jwks_fetches = 0
+    issuer.api_key_verify_status, issuer.api_key_verify_hang, issuer.api_key_verify_body = 200, 0.0, None
+    issuer.api_key_verifications = issuer.m2m_token_requests = 0
     return issuer
 
 
@@ -139,3 +145,19 @@ def kinde_env(kinde_issuer: TestIssuer, monkeypatch: pytest.MonkeyPatch) -> dict
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return values
+
+
+@pytest.fixture
+def kinde_api_key(kinde_issuer: TestIssuer, kinde_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A factory of Kinde API keys: ``kinde_api_key(scopes=[...], org_code=..., user_id=...,
+    status="revoked")``; also sets ``KINDE_API_KEYS`` and the issuer's ``KINDE_M2M_CLIENT_ID`` /
+    ``KINDE_M2M_CLIENT_SECRET`` (beside :func:`kinde_env`'s), so an app built from the environment
+    accepts them."""
+    values = {
+        "KINDE_API_KEYS": "true",
+        "KINDE_M2M_CLIENT_ID": kinde_issuer.m2m_client_id,
+        "KINDE_M2M_CLIENT_SECRET": kinde_issuer.m2m_client_secret,
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return kinde_issuer.create_api_key
