@@ -58,6 +58,12 @@ def json_response(status: int, doc: Any, headers: Mapping[str, str] | None = Non
     )
 
 
+class _Server(ThreadingHTTPServer):
+    # The standard library listens with a backlog of 5: a burst of concurrent clients (a guard
+    # verifying 20 first-seen API keys at once) would see connections reset.
+    request_queue_size = 128
+
+
 class IssuerHTTPServer:
     """Serve ``handle`` on ``127.0.0.1:port`` (0 = a free port) in a daemon thread."""
 
@@ -98,7 +104,7 @@ class IssuerHTTPServer:
             do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_OPTIONS = _serve
 
         self.stopping = threading.Event()
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server = _Server((host, port), Handler)
         self._server.daemon_threads = True
         self.host = host
         self.port: int = self._server.server_address[1]
