@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kinde_guard import GuardConfig, KindeGuard
+from kinde_guard import GuardConfig, InvalidTokenError, KindeGuard
 from kinde_guard.testing import DevIssuer
 from tests.servers import import_app, serve_asgi
 from tests.wsgi_servers import serve_wsgi
@@ -98,3 +98,17 @@ def test_the_plugin_fixture(kinde_api_key: Any) -> None:
     guard = KindeGuard(GuardConfig.from_env())
     claims = guard.authenticate(f"Bearer {key}", scopes=["read:orders"])
     assert (claims.credential, claims.sub) == ("api_key", "kp_jane")
+
+
+def test_the_readme_snippet(kinde_api_key: Any, kinde_issuer: DevIssuer) -> None:
+    import importlib
+    import sys
+
+    sys.modules.pop("examples.snippets.api_keys", None)
+    snippet = importlib.import_module("examples.snippets.api_keys")
+    key = kinde_api_key(scopes=["read:orders"], org_code="org_acme")
+    claims = snippet.read_orders(f"Bearer {key}")
+    assert (claims.credential, claims.org_code) == ("api_key", "org_acme")
+    assert snippet.read_orders("Bearer " + kinde_issuer.mint(scp=["read:orders"])).credential == "access_token"
+    with pytest.raises(InvalidTokenError):
+        snippet.guard.authenticate(f"Bearer {key}", requirements=snippet.only_tokens)
