@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +24,15 @@ from ..policy import CheckResult, Policy
 from ..requirements import Requirements
 from .token_helper import TokenHelperError
 
-__all__ = ["Check", "check_token", "decode_token", "human_duration", "parse_feature_flag", "render_decoded"]
+__all__ = [
+    "Check",
+    "check_api_key",
+    "check_token",
+    "decode_token",
+    "human_duration",
+    "parse_feature_flag",
+    "render_decoded",
+]
 
 TIME_CLAIMS = ("iat", "nbf", "exp", "auth_time", "updated_at")
 
@@ -134,10 +144,15 @@ def check_token(
     feature_flags: Sequence[tuple[str, FlagValue]] = (),
     org_codes: Sequence[str] = (),
 ) -> tuple[bool, list[Check]]:
-    """Run the real :class:`KindeGuard` on ``token``; explain each check. ``(passed, checks)``."""
+    """Run the real :class:`KindeGuard` on ``token``; explain each check. ``(passed, checks)``.
+
+    A value that is not JWT-shaped and starts with an API-key prefix is checked as a Kinde API key
+    (verified by Kinde with the M2M app of ``KINDE_M2M_CLIENT_ID`` / ``KINDE_M2M_CLIENT_SECRET``)."""
     needs = Requirements(
         scopes=scopes, permissions=permissions, roles=roles, feature_flags=dict(feature_flags), org_codes=org_codes
     )
+    if token.count(".") != 2 and token.startswith(tuple(config.api_key_prefixes)):
+        return check_api_key(token, config, needs)
     guard = KindeGuard(config)
     now = time.time()
     checks: list[Check] = []
@@ -167,6 +182,45 @@ def check_token(
         if all(c.status == "pass" for c in checks):  # refused for a reason the lines above do not cover
             checks.append(Check("other", "fail", exc.description))
     return verdict and all(c.status == "pass" for c in checks), checks
+
+
+def check_api_key(key: str, config: GuardConfig, needs: Requirements) -> tuple[bool, list[Check]]:
+    """The real guard on a Kinde API key: Kinde's verdict, then one row per requirement asked."""
+    client_id = config.m2m_client_id or os.environ.get("KINDE_M2M_CLIENT_ID", "")
+    secret = config.m2m_client_secret or os.environ.get("KINDE_M2M_CLIENT_SECRET", "")
+    if not (client_id and secret):
+        why = (
+            "this is not a JWT but looks like a Kinde API key; to check it, set KINDE_M2M_CLIENT_ID and "
+            "KINDE_M2M_CLIENT_SECRET (an M2M app authorised for the Kinde Management API with read:api_keys)."
+        )
+        return False, [Check("API key", "fail", why)]
+    config = dataclasses.replace(config, api_keys=True, m2m_client_id=client_id, m2m_client_secret=secret)
+    guard = KindeGuard(config)
+    assert guard.api_keys is not None
+    try:
+        claims = guard.verify(key)
+    except (AuthError, JWKSError) as exc:
+        return False, [Check("API key", "fail", f"{exc.description} (asked {guard.api_keys.verify_url})")]
+    owner = f"user {claims.sub}" if claims.sub else "organization key"
+    org = f", org {claims.org_code}" if claims.org_code else ""
+    checks = [Check("API key", "pass", f"{claims.key_id}, active ({owner}{org}), verified by Kinde")]
+    granted = " ".join(sorted(claims.scopes)) or "none"
+    rows = [
+        ("scopes", Requirements(scopes=needs.scopes), f"has {' '.join(needs.scopes) or 'what is required'}"),
+        ("permissions", Requirements(permissions=needs.permissions), "none required (an API key has none)"),
+        ("roles", Requirements(roles=needs.roles), ""),
+        ("feature flags", Requirements(feature_flags=dict(needs.feature_flags)), ""),
+        ("organization", Requirements(org_codes=needs.org_codes), f"org_code {claims.org_code}"),
+    ]
+    for name, wanted, detail in rows:
+        if name not in ("scopes", "permissions") and not wanted:
+            continue
+        try:
+            guard.authorize(claims, requirements=wanted)
+            checks.append(Check(name, "pass", f"{detail} (key scopes: {granted})" if name == "scopes" else detail))
+        except AuthError as exc:
+            checks.append(Check(name, "fail", exc.description))
+    return all(c.status == "pass" for c in checks), checks
 
 
 #: The table's row for each of Policy.explain's checks: exp, nbf and iat make one "lifetime" row,
