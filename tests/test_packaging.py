@@ -17,6 +17,7 @@ import tomllib
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -94,6 +95,15 @@ def test_the_testing_extra_has_what_the_readme_plugin_example_needs(wheel: zipfi
         assert {"pytest", "httpx2"} <= names, extra  # httpx2: Starlette 1.x's TestClient
 
 
+def test_make_venv_and_every_nox_session_install_every_extra() -> None:
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    names = {name: {re.split(r"[ <>=;\[]", r)[0].lower() for r in reqs} for name, reqs in extras.items()}
+    assert names["testing"] <= names["dev"]  # so installing dev covers testing
+    for installer in ("Makefile", "noxfile.py"):
+        (installed,) = set(re.findall(r"""-e["',\s]+\.\[([\w,]+)\]""", (ROOT / installer).read_text()))
+        assert set(installed.split(",")) == set(extras) - {"testing"}, installer
+
+
 def test_the_classifiers_name_exactly_the_pythons_the_matrix_tests() -> None:
     (listed,) = re.findall(r"^PYTHONS = (\[.*\])$", (ROOT / "noxfile.py").read_text(), re.M)
     pythons = ast.literal_eval(listed)
@@ -115,6 +125,16 @@ def test_the_readme_links_work_on_a_package_index() -> None:
 # Every module of the package, the checkout-only demo included; `__main__` modules run when imported.
 SUBMODULES = pkgutil.walk_packages(kinde_guard.__path__, "kinde_guard.")
 MODULES = ["kinde_guard", *sorted(m.name for m in SUBMODULES if not m.name.endswith("__main__"))]
+#: Modules that read Django's settings when imported or inspected (DRF, the lazy ``settings``).
+NEEDS_DJANGO = ("kinde_guard.django", "kinde_guard.drf")
+
+
+def load(name: str) -> ModuleType:
+    if name.startswith(NEEDS_DJANGO):
+        from tests.django_servers import setup_django  # the suite's in-process settings, configured once
+
+        setup_django()
+    return importlib.import_module(name)
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -123,7 +143,7 @@ def test_every_docstring_example_holds(name: str) -> None:
 
     (Not --doctest-modules in addopts: it would import every module of examples/ and tests/ too, and
     the example apps refuse to start without KINDE_* settings.)"""
-    module = importlib.import_module(name)
+    module = load(name)
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
     report: list[str] = []
     for test in doctest.DocTestFinder().find(module, name):
@@ -133,9 +153,6 @@ def test_every_docstring_example_holds(name: str) -> None:
 
 def test_the_package_has_docstring_examples_to_run() -> None:
     """Guards the test above against finding nothing: the examples are there and it sees them."""
-    found = {
-        name: sum(len(t.examples) for t in doctest.DocTestFinder().find(importlib.import_module(name), name))
-        for name in MODULES
-    }
+    found = {name: sum(len(t.examples) for t in doctest.DocTestFinder().find(load(name), name)) for name in MODULES}
     assert found["kinde_guard"] >= 2 and found["kinde_guard.config"] >= 2
     assert sum(found.values()) >= 20
