@@ -7,7 +7,8 @@ JWKS) that also signs users in and runs the OAuth endpoints.
 ...     token = server.mint()                             # the test issuer's minting still works
 
 Routes (besides discovery and the JWKS): ``/oauth2/auth`` (sign-in page), ``/oauth2/token``,
-``/oauth2/v2/user_profile``, ``/oauth2/revoke``, ``/logout``, and the device flow's
+``/oauth2/v2/user_profile``, ``/oauth2/revoke``, ``/oauth2/introspect``, ``/logout``,
+``/api/v1/api_keys/verify`` (see :mod:`kinde_guard.testing`), and the device flow's
 ``/oauth2/device/auth``, ``/device`` and ``/device/sign-in``. This module routes and shapes the
 tokens; each endpoint lives in its own module, typed against
 :class:`~kinde_guard.devserver.protocol.AuthorizationServer`.
@@ -61,6 +62,8 @@ class DevAuthorizationServer(TestIssuer):
     # -- routing ---------------------------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
+        if (answer := self.handle_api_keys(request)) is not None:  # API keys, the Management API's M2M app
+            return answer
         route = (request.method, request.path)
         if request.path == "/oauth2/auth" and request.method in ("GET", "POST"):
             return authorize.handle(self, request)
