@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Unpack
 
 from starlette.authentication import (
     AuthCredentials,
@@ -42,11 +42,11 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .claims import Claims, FlagValue, Match
+from .claims import Claims
 from .errors import AuthError, InvalidRequestError, JWKSError, MissingTokenError
 from .guard import KindeGuard
 from .paths import PublicPaths
-from .requirements import ClaimsCheck, Requirements
+from .requirements import RequirementOptions, Requirements
 from .resource import METADATA_HEADERS, metadata_path, metadata_query
 from .responses import ErrorResponse
 from .websocket import Handshake, read_handshake
@@ -356,15 +356,8 @@ Endpoint = Callable[[Request], Any]
 def require(
     guard: KindeGuard,
     *,
-    scopes: Iterable[str] | None = None,
-    permissions: Iterable[str] | None = None,
-    match: Match = "all",
-    roles: Iterable[str] | None = None,
-    feature_flags: Mapping[str, FlagValue] | Iterable[str] | None = None,
-    org_codes: Iterable[str] | None = None,
-    claims_check: ClaimsCheck | None = None,
-    claims_check_message: str | None = None,
     realm: str = "api",
+    **options: Unpack[RequirementOptions],
 ) -> Callable[[Endpoint], Callable[[Request], Awaitable[Response]]]:
     """Decorate a Starlette endpoint (``async def`` or plain ``def``, taking the ``Request``) so it
     runs only for a token meeting these :class:`~kinde_guard.Requirements`; a refusal is the one
@@ -378,16 +371,7 @@ def require(
         async def admin(request: Request) -> JSONResponse:
             return JSONResponse({"for": request.state.kinde_claims.sub})
     """
-    needs = Requirements(
-        scopes=scopes,
-        permissions=permissions,
-        match=match,
-        roles=roles,
-        feature_flags=feature_flags,
-        org_codes=org_codes,
-        claims_check=claims_check,
-        claims_check_message=claims_check_message,
-    )
+    needs = Requirements(**options)
 
     def decorate(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         is_async = inspect.iscoroutinefunction(endpoint)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Unpack
 
 from .extras import missing_extra
 
@@ -46,10 +46,10 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from .asgi import authorization_header
-from .claims import Claims, FlagValue, Match
+from .claims import Claims, Match
 from .errors import AuthError, JWKSError, MissingTokenError
 from .guard import KindeGuard
-from .requirements import NO_REQUIREMENTS, ClaimsCheck, Requirements
+from .requirements import NO_REQUIREMENTS, RequirementOptions, Requirements
 from .responses import render_error
 
 __all__ = ["REQUIREMENTS_ATTRIBUTE", "KindeAuth", "KindeAuthHTTPException", "kinde_exception_handler"]
@@ -150,15 +150,7 @@ class KindeAuth(SecurityBase):
 
     def require(
         self,
-        *,
-        scopes: Iterable[str] | None = None,
-        permissions: Iterable[str] | None = None,
-        match: Match = "all",
-        roles: Iterable[str] | None = None,
-        feature_flags: Mapping[str, FlagValue] | Iterable[str] | None = None,
-        org_codes: Iterable[str] | None = None,
-        claims_check: ClaimsCheck | None = None,
-        claims_check_message: str | None = None,
+        **options: Unpack[RequirementOptions],
     ) -> Callable[[HTTPConnection, Claims | None], Awaitable[Claims | None]]:
         """A dependency for any :class:`~kinde_guard.Requirements`: ``Depends(kinde.require(
         roles=["admin"], feature_flags={"plan": "pro"}, org_codes=["org_acme"]))`` returns the
@@ -166,16 +158,7 @@ class KindeAuth(SecurityBase):
         security requirement as with ``Security(kinde, scopes=...)``; after ``install(app)`` the
         operation's description also says what the route requires ("Requires: role admin; ...").
         """
-        needs = Requirements(
-            scopes=scopes,
-            permissions=permissions,
-            match=match,
-            roles=roles,
-            feature_flags=feature_flags,
-            org_codes=org_codes,
-            claims_check=claims_check,
-            claims_check_message=claims_check_message,
-        )
+        needs = Requirements(**options)
         scheme_scopes = list(needs.scopes) if needs.match == "all" else []
 
         async def required(

@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast, overload
+from typing import Any, TypeVar, Unpack, cast, overload
 
 from .extras import missing_extra
 
@@ -42,11 +42,11 @@ try:
 except ModuleNotFoundError as exc:
     raise missing_extra(exc, adapter="kinde_guard.flask", extra="flask") from None
 
-from .claims import Claims, FlagValue, Match
+from .claims import Claims
 from .config import GuardConfig
 from .errors import AuthError, JWKSError
 from .guard import KindeGuard
-from .requirements import ClaimsCheck, Requirements
+from .requirements import RequirementOptions, Requirements
 from .resource import METADATA_HEADERS, metadata_path
 
 __all__ = ["EXTENSION_KEY", "FlaskKindeGuard", "current_claims"]
@@ -144,30 +144,14 @@ class FlaskKindeGuard:
         self,
         view: None = None,
         /,
-        *,
-        scopes: Iterable[str] | None = None,
-        permissions: Iterable[str] | None = None,
-        match: Match = "all",
-        roles: Iterable[str] | None = None,
-        feature_flags: Mapping[str, FlagValue] | Iterable[str] | None = None,
-        org_codes: Iterable[str] | None = None,
-        claims_check: ClaimsCheck | None = None,
-        claims_check_message: str | None = None,
+        **options: Unpack[RequirementOptions],
     ) -> Callable[[View], View]: ...
 
     def require(
         self,
         view: View | None = None,
         /,
-        *,
-        scopes: Iterable[str] | None = None,
-        permissions: Iterable[str] | None = None,
-        match: Match = "all",
-        roles: Iterable[str] | None = None,
-        feature_flags: Mapping[str, FlagValue] | Iterable[str] | None = None,
-        org_codes: Iterable[str] | None = None,
-        claims_check: ClaimsCheck | None = None,
-        claims_check_message: str | None = None,
+        **options: Unpack[RequirementOptions],
     ) -> View | Callable[[View], View]:
         """Decorate a view so it runs only for a valid token granting ``scopes`` / ``permissions``,
         holding the Kinde ``roles`` (by key), with the ``feature_flags``, for one of the
@@ -183,16 +167,7 @@ class FlaskKindeGuard:
         ... def orders() -> list[str]:
         ...     return []
         """
-        needs = Requirements(
-            scopes=scopes,
-            permissions=permissions,
-            match=match,
-            roles=roles,
-            feature_flags=feature_flags,
-            org_codes=org_codes,
-            claims_check=claims_check,
-            claims_check_message=claims_check_message,
-        )
+        needs = Requirements(**options)
         self.required_scopes.update(needs.scopes)
         if view is not None:
             return _guarded(view, needs)

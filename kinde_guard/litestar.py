@@ -31,14 +31,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, MutableMapping
-from typing import Any, cast
+from typing import Any, Unpack, cast
 
 from .asgi import authorization_header, websocket_without_token
-from .claims import Claims, FlagValue, Match
+from .claims import Claims
 from .errors import AuthError, JWKSError, MissingTokenError
 from .extras import missing_extra
 from .guard import KindeGuard
-from .requirements import ClaimsCheck, Requirements
+from .requirements import RequirementOptions, Requirements
 from .responses import ErrorResponse
 from .websocket import read_handshake
 
@@ -190,30 +190,11 @@ class _Requires:
 
 
 def requires(
-    *,
-    scopes: Iterable[str] | None = None,
-    permissions: Iterable[str] | None = None,
-    match: Match = "all",
-    roles: Iterable[str] | None = None,
-    feature_flags: Mapping[str, FlagValue] | Iterable[str] | None = None,
-    org_codes: Iterable[str] | None = None,
-    claims_check: ClaimsCheck | None = None,
-    claims_check_message: str | None = None,
+    **options: Unpack[RequirementOptions],
 ) -> _Requires:
     """A Litestar guard: the verified token must meet these :class:`~kinde_guard.Requirements`
     (403 ``insufficient_scope`` otherwise; 401 without a token)."""
-    return _Requires(
-        Requirements(
-            scopes=scopes,
-            permissions=permissions,
-            match=match,
-            roles=roles,
-            feature_flags=feature_flags,
-            org_codes=org_codes,
-            claims_check=claims_check,
-            claims_check_message=claims_check_message,
-        )
-    )
+    return _Requires(Requirements(**options))
 
 
 def requirements_from_opt(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:

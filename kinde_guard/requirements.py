@@ -20,20 +20,36 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from .claims import FlagValue, Match
 
 if TYPE_CHECKING:
     from .claims import Claims
 
-__all__ = ["DEFAULT_CLAIMS_CHECK_MESSAGE", "NO_REQUIREMENTS", "ClaimsCheck", "Requirements"]
+__all__ = ["DEFAULT_CLAIMS_CHECK_MESSAGE", "NO_REQUIREMENTS", "ClaimsCheck", "RequirementOptions", "Requirements"]
 
 #: ``claims_check(claims) -> bool``: a route's own rule over the verified claims (sync, no I/O).
 ClaimsCheck = Callable[["Claims"], bool]
 
 #: The refusal's description when a ``claims_check`` refuses and the route set no message.
 DEFAULT_CLAIMS_CHECK_MESSAGE = "The token does not meet this route's requirements."
+
+
+class RequirementOptions(TypedDict, total=False):
+    """The keyword form of :class:`Requirements`, which every adapter's ``require(...)`` takes as
+    ``**options: Unpack[RequirementOptions]`` and hands to ``Requirements(**options)``: a new kind
+    of requirement is added here and in :class:`Requirements`, not to each adapter's signature."""
+
+    scopes: Iterable[str] | None
+    permissions: Iterable[str] | None
+    match: Match
+    roles: Iterable[str] | None
+    feature_flags: Mapping[str, FlagValue] | Iterable[str] | None
+    org_codes: Iterable[str] | None
+    claims_check: ClaimsCheck | None
+    claims_check_message: str | None
+    accept_api_keys: bool
 
 
 def _names(values: Iterable[str] | None, what: str) -> tuple[str, ...]:

@@ -25,15 +25,15 @@ start; pre-fork servers (gunicorn) give each worker process its own guard and ke
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
-from .claims import Claims, FlagValue, Match
+from .claims import Claims
 from .errors import AuthError, JWKSError, MissingTokenError
 from .guard import KindeGuard
 from .paths import PublicPaths
-from .requirements import ClaimsCheck, Requirements
+from .requirements import RequirementOptions, Requirements
 from .resource import METADATA_HEADERS, metadata_path, metadata_query
 
 if TYPE_CHECKING:
@@ -175,15 +175,8 @@ def claims_from_environ(environ: WSGIEnvironment) -> Claims | None:
 def require(
     guard: KindeGuard,
     *,
-    scopes: Iterable[str] | None = None,
-    permissions: Iterable[str] | None = None,
-    match: Match = "all",
-    roles: Iterable[str] | None = None,
-    feature_flags: Mapping[str, FlagValue] | Iterable[str] | None = None,
-    org_codes: Iterable[str] | None = None,
-    claims_check: ClaimsCheck | None = None,
-    claims_check_message: str | None = None,
     realm: str = "api",
+    **options: Unpack[RequirementOptions],
 ) -> Callable[[WSGIApplication], WSGIApplication]:
     """Wrap the WSGI app of one route so it runs only for a token meeting these
     :class:`~kinde_guard.Requirements`, refusing in the one format of every adapter.
@@ -193,16 +186,7 @@ def require(
 
         reports = require(guard, roles=["admin"], feature_flags={"plan": "pro"})(reports_app)
     """
-    needs = Requirements(
-        scopes=scopes,
-        permissions=permissions,
-        match=match,
-        roles=roles,
-        feature_flags=feature_flags,
-        org_codes=org_codes,
-        claims_check=claims_check,
-        claims_check_message=claims_check_message,
-    )
+    needs = Requirements(**options)
 
     def decorate(app: WSGIApplication) -> WSGIApplication:
         def guarded(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

@@ -30,8 +30,8 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar, cast, overload
+from collections.abc import Callable
+from typing import Any, TypeVar, Unpack, cast, overload
 
 from ..extras import missing_extra
 
@@ -44,12 +44,12 @@ try:
 except ModuleNotFoundError as exc:
     raise missing_extra(exc, adapter="kinde_guard.django", extra="django") from None
 
-from ..claims import Claims, Match
+from ..claims import Claims
 from ..config import GuardConfig
 from ..errors import AuthError, ConfigurationError, JWKSError
 from ..guard import KindeGuard
 from ..paths import PublicPaths
-from ..requirements import Requirements
+from ..requirements import RequirementOptions, Requirements
 
 __all__ = [
     "KindeGuardMiddleware",
@@ -317,23 +317,19 @@ def kinde_required(view: View, /) -> View: ...
 def kinde_required(
     view: None = None,
     /,
-    *,
-    scopes: Iterable[str] | None = None,
-    permissions: Iterable[str] | None = None,
-    match: Match = "all",
+    **options: Unpack[RequirementOptions],
 ) -> Callable[[View], View]: ...
 
 
 def kinde_required(
     view: View | None = None,
     /,
-    *,
-    scopes: Iterable[str] | None = None,
-    permissions: Iterable[str] | None = None,
-    match: Match = "all",
+    **options: Unpack[RequirementOptions],
 ) -> View | Callable[[View], View]:
-    """Decorate a Django view (sync or ``async def``) so it runs only for a valid token granting
-    ``scopes`` / ``permissions`` (``match="any"``: one of each list); otherwise the one refusal answer.
+    """Decorate a Django view (sync or ``async def``) so it runs only for a valid token meeting the
+    :class:`~kinde_guard.Requirements` given as keywords (``scopes=``, ``permissions=``, ``match=``,
+    ``roles=``, ``feature_flags=``, ``org_codes=``, ``claims_check=``, ...); otherwise the one
+    refusal answer.
 
     Bare ``@kinde_required`` asks for any valid token. Behind :class:`KindeGuardMiddleware` the
     middleware's verified claims are reused (no second verification).
@@ -341,7 +337,7 @@ def kinde_required(
     >>> @kinde_required(scopes=["read:orders"])
     ... def orders(request): ...
     """
-    needs = Requirements(scopes=scopes, permissions=permissions, match=match)
+    needs = Requirements(**options)
     if view is not None:
         return _guarded(view, needs)
     return lambda v: _guarded(v, needs)
