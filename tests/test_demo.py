@@ -23,6 +23,10 @@ from kinde_guard.demo import DOCS_CLIENT_ID
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL_TOKEN = re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")
+FULL_API_KEY = re.compile(r"k_live_[A-Za-z0-9_-]{8,}")
+#: public, no token, user token, M2M without write:orders, create, delete, expired token, API key,
+#: revoked API key, API key without write:orders.
+WALK_STATUSES = [200, 401, 200, 403, 201, 204, 401, 200, 401, 403]
 STATUS = re.compile(r"^   -> (\d{3}) ", re.MULTILINE)
 
 
@@ -75,13 +79,21 @@ def test_make_demo_once_walks_through_the_api_and_exits_0(tmp_path: Path) -> Non
     assert done.returncode == 0, out + done.stderr
     assert "the demo signs in as demo@example.com itself" in out
     assert "-> M2M access token eyJhbGciOi…" in out
-    assert [int(s) for s in STATUS.findall(out)] == [200, 401, 200, 403, 201, 204, 401]
+    assert [int(s) for s in STATUS.findall(out)] == WALK_STATUSES
     assert 'WWW-Authenticate: Bearer realm="api"\n' in out  # the 401 without a token: a bare challenge
     assert 'error="insufficient_scope"' in out and 'scope="write:orders"' in out
     assert 'error="invalid_token"' in out and "the token expired" in out
     assert "PASS  key and signature" in out and "Result: the token passes." in out
     assert "The walkthrough went as expected." in out and "Stopped the API and the dev issuer." in out
     assert not FULL_TOKEN.search(out + done.stderr)
+    # API keys: made in the dev issuer, verified by the API through its Management API, never shown whole.
+    assert "as M2M app kinde-guard-test-m2m with scope read:api_keys" in out
+    steps = out.split("\n\n")
+    by_key = [step for step in steps if "Authorization: Bearer k_live_" in step]
+    assert [int(s) for s in STATUS.findall("\n\n".join(by_key))] == [200, 401, 403]
+    assert 'error="invalid_token"' in by_key[1] and "The API key is revoked." in by_key[1]
+    assert 'error="insufficient_scope"' in by_key[2] and 'scope="write:orders"' in by_key[2]
+    assert not FULL_API_KEY.search(out + done.stderr)
     assert "Traceback" not in out + done.stderr
 
 
@@ -147,7 +159,7 @@ def test_the_servers_stay_up_for_swagger_ui_until_ctrl_c(
     api = f"http://127.0.0.1:{env['DEMO_API_PORT']}"
     issuer = f"http://127.0.0.1:{env['DEMO_ISSUER_PORT']}"
     assert "Your browser opens the dev issuer's sign-in page" in "".join(lines)
-    assert [int(s) for s in STATUS.findall("".join(lines))] == [200, 401, 200, 403, 201, 204, 401]
+    assert [int(s) for s in STATUS.findall("".join(lines))] == WALK_STATUSES
     assert f"  Swagger UI   {api}/docs" in "".join(lines)
     status, _, page = get(f"{api}/docs")
     assert status == 200 and "swagger" in page.lower()

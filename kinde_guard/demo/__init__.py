@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
             ensure_free(ports.issuer, "the dev issuer", "DEMO_ISSUER_PORT")
             raise
         log = work / "api.log"
-        api = start_api(ports, issuer.url, log)
+        api = start_api(ports, issuer.url, log, (issuer.m2m_client_id, issuer.m2m_client_secret))
         wait_until_up(api, ports.api, log)
         say(f"kinde_guard demo: dev issuer {issuer.url} (development only), API http://127.0.0.1:{ports.api}\n")
         # The token commands keep their cache in the demo's directory, not in yours.

@@ -107,9 +107,15 @@ def ensure_free(port: int, what: str, variable: str) -> None:
             ) from None
 
 
-def start_api(ports: Ports, issuer_url: str, log: Path) -> subprocess.Popen[bytes]:
+def start_api(
+    ports: Ports, issuer_url: str, log: Path, management: tuple[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """uvicorn serving ``examples.fastapi_app``; with ``management`` (the Management API's M2M
+    application: client id, secret) it also accepts Kinde API keys (``KINDE_API_KEYS=true``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KINDE_")}
     env.update(KINDE_DOMAIN=issuer_url, KINDE_AUDIENCE=DEFAULT_AUDIENCE, KINDE_CLIENT_ID=DOCS_CLIENT_ID)
+    if management is not None:
+        env.update(KINDE_API_KEYS="true", KINDE_M2M_CLIENT_ID=management[0], KINDE_M2M_CLIENT_SECRET=management[1])
     command = [sys.executable, "-m", "uvicorn", "examples.fastapi_app.app:app", "--host", "127.0.0.1"]
     command += ["--port", str(ports.api), "--log-level", "warning"]
     with log.open("wb") as out:

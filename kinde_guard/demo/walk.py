@@ -111,6 +111,19 @@ def m2m_token(issuer: DemoIssuer, env: Mapping[str, str]) -> str:
     return token
 
 
+def api_keys(issuer: DemoIssuer) -> tuple[str, str]:
+    """Two Kinde API keys of org_dev with scope read:orders, made in the dev issuer (Kinde's
+    *Organization API keys*), the second one revoked: (the key, the revoked key)."""
+    say("\nKinde API keys, made in the dev issuer as you would in Kinde (the API verifies them with")
+    say(f"the dev issuer's Management API, as M2M app {issuer.m2m_client_id} with scope read:api_keys):")
+    key = issuer.create_api_key(scopes=["read:orders"], org_code="org_dev")
+    revoked = issuer.create_api_key(scopes=["read:orders"], org_code="org_dev")
+    issuer.revoke_api_key(revoked)
+    say(f"  -> API key {abbreviate(key)} of org_dev (scope read:orders only: no write:orders)")
+    say(f"  -> API key {abbreviate(revoked)} of org_dev, revoked")
+    return key, revoked
+
+
 def expired_copy(issuer: DemoIssuer, token: str) -> str:
     """The user token's claims, issued two hours ago and expired one hour ago, signed with the
     dev issuer's own key: a token the guard can only refuse for its lifetime."""
@@ -175,6 +188,7 @@ def walk(issuer: DemoIssuer, ports: Ports, env: Mapping[str, str], browser: bool
     say()
     machine = m2m_token(issuer, env)
     expired = expired_copy(issuer, user)
+    key, revoked = api_keys(issuer)
     challenge = ("WWW-Authenticate",)
     steps = [
         Step("A public route needs no token", "GET", "/public", None, 200),
@@ -194,15 +208,25 @@ def walk(issuer: DemoIssuer, ports: Ports, env: Mapping[str, str], browser: bool
     for number, step in enumerate(steps, 1):
         passed, content = call(ports.api, step, number)
         ok &= passed
+    more: list[Step] = []
     order_id = _order_id(content)
     if order_id:
         title = "DELETE needs the permission delete:orders, which the demo user has: 204"
-        ok &= call(ports.api, Step(title, "DELETE", f"/orders/{order_id}", user, 204), len(steps) + 1)[0]
+        more.append(Step(title, "DELETE", f"/orders/{order_id}", user, 204))
     title = "A token signed by the dev issuer but expired an hour ago: 401"
-    ok &= call(ports.api, Step(title, "GET", "/me", expired, 401, challenge), len(steps) + 2)[0]
+    more.append(Step(title, "GET", "/me", expired, 401, challenge))
+    title = "GET /orders with the API key instead of a token: 200 (Kinde verified it; cached for 300 s)"
+    more.append(Step(title, "GET", "/orders", key, 200))
+    more.append(Step("The revoked API key: 401", "GET", "/orders", revoked, 401, challenge))
+    title = "POST /orders needs scope write:orders; the API key has only read:orders: 403"
+    more.append(Step(title, "POST", "/orders", key, 403, challenge))
+    number = len(steps)
+    for step in more:
+        number += 1
+        ok &= call(ports.api, step, number)[0]
     args = ["check", "-", "--domain", issuer.url, "--audience", DEFAULT_AUDIENCE, "--scope", "write:orders"]
     args += ["--permission", "delete:orders"]
-    say(f"\n{len(steps) + 3}. `kinde-guard check`: does the user token pass a route's rules, and if not, why?")
+    say(f"\n{number + 1}. `kinde-guard check`: does the user token pass a route's rules, and if not, why?")
     say("   $ echo $TOKEN | kinde-guard " + " ".join(args))
     code, out, err = kinde_guard(args, env, stdin=user)
     for line in redact(out + err).strip().splitlines():
