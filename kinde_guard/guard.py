@@ -546,6 +546,21 @@ def _needs(
         return requirements
     if keywords and match == "all":
         return NO_REQUIREMENTS
+    if feature_flags is None and claims_check is None and claims_check_message is None:
+        # guard.verify(token, scopes=[...]) on every request names the same lists each time, so the
+        # Requirements built for them once is reused: building and validating one costs more than
+        # a cache hit. Keyed by the values as tuples (a generator is read once, here).
+        args = (_as_tuple(scopes), _as_tuple(permissions), match, _as_tuple(roles), _as_tuple(org_codes))
+        try:
+            found = _KEYWORD_NEEDS.get(args)
+        except TypeError:  # unhashable names: Requirements refuses them with its own message
+            found = None
+        if found is not None:
+            return found
+        needs = Requirements(scopes=args[0], permissions=args[1], match=match, roles=args[3], org_codes=args[4])
+        if len(_KEYWORD_NEEDS) < _KEYWORD_NEEDS_SIZE:
+            _KEYWORD_NEEDS[args] = needs
+        return needs
     return Requirements(
         scopes=scopes,
         permissions=permissions,
@@ -556,3 +571,16 @@ def _needs(
         claims_check=claims_check,
         claims_check_message=claims_check_message,
     )
+
+
+#: Requirements built from keyword arguments, by those arguments (see _needs); bounded, never evicted
+#: (routes name a fixed set of scope lists; past the bound, new lists are built per call).
+_KEYWORD_NEEDS: dict[tuple[object, ...], Requirements] = {}
+_KEYWORD_NEEDS_SIZE = 256
+
+
+def _as_tuple(values: Iterable[str] | None) -> Iterable[str] | None:
+    # None and strings stay as they are (Requirements refuses a bare string with a clear message).
+    if values is None or isinstance(values, (str, tuple)):
+        return values
+    return tuple(values)

@@ -184,3 +184,20 @@ def test_explain_reports_each_kinde_requirement_as_the_guard_refuses(issuer: Dev
     assert first.reason == refusal(guard, "Bearer " + token, needs).description  # type: ignore[union-attr]
     with pytest.raises(TypeError, match="not both"):
         policy.explain(dict(payload), issuer.clock(), needs, scopes=["x"])
+
+
+def test_keyword_requirements_built_once_are_reused_and_stay_exact(issuer: DevIssuer) -> None:
+    guard = issuer.guard()
+    token = issuer.mint(scopes=["read:orders"])
+    for _ in range(3):
+        assert guard.verify(token, scopes=["read:orders"]).sub
+        with pytest.raises(InsufficientScopeError):
+            guard.verify(token, scopes=["write:orders"])
+    # A generator is read once and still checked; a bare string is still refused.
+    assert guard.verify(token, scopes=(s for s in ["read:orders"])).sub
+    with pytest.raises(InsufficientScopeError):
+        guard.verify(token, scopes=(s for s in ["write:orders"]))
+    with pytest.raises(TypeError, match="list of names"):
+        guard.verify(token, scopes="read:orders")
+    with pytest.raises(TypeError):
+        guard.verify(token, scopes=[["read:orders"]])  # type: ignore[list-item]
