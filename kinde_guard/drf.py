@@ -33,6 +33,7 @@ module-level import of it here would be circular.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from .extras import missing_extra
@@ -42,7 +43,15 @@ try:
     from django.http.response import ResponseHeaders
     from rest_framework import exceptions
     from rest_framework.authentication import BaseAuthentication
-    from rest_framework.permissions import BasePermission, OperationHolderMixin
+    from rest_framework.permissions import (
+        AND,
+        NOT,
+        OR,
+        BasePermission,
+        OperandHolder,
+        OperationHolderMixin,
+        SingleOperandHolder,
+    )
 except ModuleNotFoundError as exc:
     raise missing_extra(exc, adapter="kinde_guard.drf", extra="drf") from None
 
@@ -72,6 +81,10 @@ SCOPES_IN_USE: set[str] = set()
 
 #: The DRF ``request`` attribute where a refusing Kinde permission leaves its reason for the handler.
 REFUSAL_ATTRIBUTE = "kinde_refusal"
+
+_LAST_REFUSAL: ContextVar[tuple[HasRequirements, InsufficientScopeError] | None] = ContextVar(
+    "kinde_drf_last_refusal", default=None
+)
 
 
 class KindeAuthenticationFailed(exceptions.AuthenticationFailed):  # type: ignore[misc]
@@ -123,13 +136,152 @@ class KindeAuthentication(BaseAuthentication):  # type: ignore[misc]
         return MissingTokenError().www_authenticate(get_realm(), self.get_guard().challenge_params)
 
 
-class HasRequirements(OperationHolderMixin, BasePermission):  # type: ignore[misc]
+def _pending(request: Any) -> InsufficientScopeError | None:
+    reason = getattr(request, REFUSAL_ATTRIBUTE, None)
+    return reason if isinstance(reason, InsufficientScopeError) else None
+
+
+def _leave(request: Any, allowed: bool, reason: InsufficientScopeError | None) -> bool:
+    # Every Kinde permission and every composite of them leaves exactly its own outcome behind:
+    # its refusal when it refuses, nothing when it allows (so nothing stale outlives a decision).
+    setattr(request, REFUSAL_ATTRIBUTE, None if allowed else reason)
+    return allowed
+
+
+def _decide(request: Any, check: Callable[[], bool]) -> tuple[bool, InsufficientScopeError | None]:
+    """One operand's verdict and its Kinde refusal (None when a non-Kinde permission refused)."""
+    setattr(request, REFUSAL_ATTRIBUTE, None)
+    allowed = bool(check())
+    return allowed, (None if allowed else _pending(request))
+
+
+class _NoAlternative(InsufficientScopeError):
+    """Every alternative of ``|`` refused: the refusal names each one."""
+
+    def __init__(self, alternatives: tuple[InsufficientScopeError, ...]) -> None:
+        descriptions = " Or: ".join(a.description or "The token does not meet the requirements." for a in alternatives)
+        with_scopes = [a for a in alternatives if a.required_scopes]
+        # scope= says what would let the request through: said only when one alternative is about scopes.
+        scopes = with_scopes[0].required_scopes if len(with_scopes) == 1 else ()
+        super().__init__(f"The token meets none of the alternatives. {descriptions}", required_scopes=scopes)
+        self.alternatives = alternatives
+
+
+def _either(
+    first: InsufficientScopeError | None, second: InsufficientScopeError | None
+) -> InsufficientScopeError | None:
+    """The refusal of ``first | second`` when both refused. A non-Kinde alternative (None) adds nothing a
+    client could act on, so the Kinde ones answer; with none, DRF answers with its own 403."""
+    kinde: list[InsufficientScopeError] = []
+    for reason in (first, second):
+        if reason is not None:
+            kinde.extend(reason.alternatives if isinstance(reason, _NoAlternative) else (reason,))
+    if not kinde:
+        return None
+    return kinde[0] if len(kinde) == 1 else _NoAlternative(tuple(kinde))
+
+
+class _KindeAnd(AND):  # type: ignore[misc]
+    """DRF's ``AND`` (same short-circuit); a refusal is the refusal of the operand that refused."""
+
+    message: str | None = None
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return self._both(request, lambda op: op.has_permission(request, view))
+
+    def has_object_permission(self, request: Any, view: Any, obj: Any) -> bool:
+        return self._both(request, lambda op: op.has_object_permission(request, view, obj))
+
+    def _both(self, request: Any, check: Callable[[Any], bool]) -> bool:
+        for operand in (self.op1, self.op2):
+            allowed, reason = _decide(request, lambda: check(operand))  # noqa: B023 (called at once)
+            if not allowed:
+                self.message = reason.description if reason else getattr(operand, "message", None)
+                return _leave(request, False, reason)
+        return _leave(request, True, None)
+
+
+class _KindeOr(OR):  # type: ignore[misc]
+    """DRF's ``OR`` (same short-circuit, same object check); when every alternative refuses, the
+    refusal names each Kinde alternative's reason."""
+
+    message: str | None = None
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return self._either(request, lambda op: op.has_permission(request, view))
+
+    def has_object_permission(self, request: Any, view: Any, obj: Any) -> bool:
+        return self._either(
+            request, lambda op: op.has_permission(request, view) and op.has_object_permission(request, view, obj)
+        )
+
+    def _either(self, request: Any, check: Callable[[Any], bool]) -> bool:
+        allowed, first = _decide(request, lambda: check(self.op1))
+        if allowed:
+            return _leave(request, True, None)
+        allowed, second = _decide(request, lambda: check(self.op2))
+        if allowed:
+            return _leave(request, True, None)
+        reason = _either(first, second)
+        self.message = reason.description if reason else getattr(self.op2, "message", None)
+        return _leave(request, False, reason)
+
+
+class _KindeNot(NOT):  # type: ignore[misc]
+    """DRF's ``NOT``: never a Kinde refusal (a Kinde check that passed is no insufficient scope, and
+    one that failed, inverted, allows)."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        allowed, _ = _decide(request, lambda: self.op1.has_permission(request, view))
+        return _leave(request, not allowed, None)
+
+    def has_object_permission(self, request: Any, view: Any, obj: Any) -> bool:
+        allowed, _ = _decide(request, lambda: self.op1.has_object_permission(request, view, obj))
+        return _leave(request, not allowed, None)
+
+
+class _KindeOperators(OperationHolderMixin):  # type: ignore[misc]
+    """``&``, ``|`` and ``~`` that build the Kinde-aware ``AND``/``OR``/``NOT`` above (subclasses of
+    DRF's, so anything walking DRF's composition, e.g. the OpenAPI extension, still sees them)."""
+
+    def __and__(self, other: Any) -> _KindeHolder:
+        return _KindeHolder(_KindeAnd, self, other)
+
+    def __or__(self, other: Any) -> _KindeHolder:
+        return _KindeHolder(_KindeOr, self, other)
+
+    def __rand__(self, other: Any) -> _KindeHolder:
+        return _KindeHolder(_KindeAnd, other, self)
+
+    def __ror__(self, other: Any) -> _KindeHolder:
+        return _KindeHolder(_KindeOr, other, self)
+
+    def __invert__(self) -> _KindeSingleHolder:
+        return _KindeSingleHolder(_KindeNot, self)
+
+
+class _KindeHolder(_KindeOperators, OperandHolder):  # type: ignore[misc]
+    pass
+
+
+class _KindeSingleHolder(_KindeOperators, SingleOperandHolder):  # type: ignore[misc]
+    pass
+
+
+class HasRequirements(_KindeOperators, BasePermission):  # type: ignore[misc]
     """Permission: the request's Kinde token meets ``requirements`` (a :class:`~kinde_guard.Requirements`).
 
     Instances compose with DRF's ``&``, ``|`` and ``~``, with each other and with DRF's own classes
     (``permission_classes = [HasScopes("read:orders") | IsAdminUser]``). A refusal answers 403 with
     the ``insufficient_scope`` challenge through :func:`exception_handler`; a request without a
-    Kinde token answers 401. Each new kind of requirement is one thin constructor::
+    Kinde token answers 401. The refusal is the one of the permission that decided: the failing
+    operand of ``&``; every Kinde alternative of ``|`` when all refuse (one description naming
+    each); never a Kinde refusal for ``~`` or for a DRF permission that refused (DRF's own 403).
+    That holds for every expression with a Kinde permission on the left of each operator, and for
+    ``IsAuthenticated & HasScopes(...)`` / ``IsAdminUser | HasScopes(...)``; when DRF's own
+    operators nest a Kinde permission on the left of ``|`` or under ``~`` (``(IsAuthenticated &
+    HasScopes("a")) | IsAdminUser``), write the Kinde permission first to keep it exact.
+    Each new kind of requirement is one thin constructor::
 
         class HasScopes(HasRequirements):
             def __init__(self, *scopes: str, match: Match = "all") -> None:
@@ -141,27 +293,31 @@ class HasRequirements(OperationHolderMixin, BasePermission):  # type: ignore[mis
             raise TypeError("HasRequirements takes a kinde_guard.Requirements, e.g. Requirements(scopes=[...])")
         self.requirements = requirements
         SCOPES_IN_USE.update(requirements.scopes)
-        self.message: str | None = None
 
     def __call__(self) -> HasRequirements:
         # DRF instantiates every entry of permission_classes: an instance stands for itself.
         return self
 
+    @property
+    def message(self) -> str | None:
+        """The description of this permission's latest refusal in this thread/task (what DRF's own
+        403 says without :func:`exception_handler`); the instance is shared by every request."""
+        last = _LAST_REFUSAL.get()
+        return last[1].description if last is not None and last[0] is self else None
+
     def has_permission(self, request: Any, view: Any) -> bool:
         claims = request.auth
         if not isinstance(claims, Claims):
-            return False  # not authenticated by a Kinde token: DRF answers 401 (or 403 for other users)
+            # Not authenticated by a Kinde token: DRF answers 401 (or 403 for other users).
+            return _leave(request, False, None)
         try:
             get_guard().authorize(claims, requirements=self.requirements)
         except InsufficientScopeError as exc:
-            # Composed with | the other side may still pass, so refuse by returning False and leave
-            # the reason for exception_handler; the last refusal is the one answered.
-            setattr(request, REFUSAL_ATTRIBUTE, exc)
-            self.message = exc.description
-            return False
-        if getattr(request, REFUSAL_ATTRIBUTE, None) is not None:
-            setattr(request, REFUSAL_ATTRIBUTE, None)  # an alternative passed: the earlier refusal is moot
-        return True
+            # Composed with | the other side may still pass: refuse by returning False and leave
+            # the reason for exception_handler (the composites keep only the deciding one).
+            _LAST_REFUSAL.set((self, exc))
+            return _leave(request, False, exc)
+        return _leave(request, True, None)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.requirements!r})"
