@@ -87,7 +87,7 @@ def test_make_demo_once_walks_through_the_api_and_exits_0(tmp_path: Path) -> Non
     assert "The walkthrough went as expected." in out and "Stopped the API and the dev issuer." in out
     assert not FULL_TOKEN.search(out + done.stderr)
     # API keys: made in the dev issuer, verified by the API through its Management API, never shown whole.
-    assert "as M2M app kinde-guard-test-m2m with scope read:api_keys" in out
+    assert "as M2M app kinde-guard-dev-management with scope read:api_keys" in out
     steps = out.split("\n\n")
     by_key = [step for step in steps if "Authorization: Bearer k_live_" in step]
     assert [int(s) for s in STATUS.findall("\n\n".join(by_key))] == [200, 401, 403]

@@ -59,7 +59,8 @@ def keep_serving(api: subprocess.Popen[bytes], issuer: DemoIssuer, ports: Ports,
         "Call the API yourself:\n"
         f"  TOKEN=$(.venv/bin/kinde-guard token --domain {issuer.url} --client-id {DEFAULT_CLIENT_ID} "
         f'--audience {DEFAULT_AUDIENCE} --scope "{USER_SCOPE}"{redirect})\n'
-        f'  curl -H "Authorization: Bearer $TOKEN" {base}/orders'
+        f'  curl -H "Authorization: Bearer $TOKEN" {base}/orders\n'
+        f'  curl -H "Authorization: Bearer k_live_dev_org_reader" {base}/orders   (an API key of the dev tenant)'
     )
     while api.poll() is None:
         time.sleep(0.5)

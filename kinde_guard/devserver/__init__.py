@@ -21,6 +21,7 @@ import goes in a circle (``tests/test_devserver_layout.py`` checks)::
     stores  pages  keys                      state between requests, HTML, the signing key file
     records                                  pending sign-ins, grants, codes
     config                                   the tenant
+    tenant_api_keys  flags  checks           its API keys and Management API app, feature flags, shapes
 """
 
 from __future__ import annotations
@@ -37,12 +38,15 @@ from .config import (
 from .keys import default_keys_dir, load_or_create_key
 from .run import DEFAULT_PORT, run
 from .server import DevAuthorizationServer, KindeDevIssuer
+from .tenant_api_keys import DEFAULT_MANAGEMENT_CLIENT_ID, DEFAULT_MANAGEMENT_SECRET
 
 __all__ = [
     "DEFAULT_CALLBACK",
     "DEFAULT_DEVICE_CLIENT_ID",
     "DEFAULT_M2M_CLIENT_ID",
     "DEFAULT_M2M_SECRET",
+    "DEFAULT_MANAGEMENT_CLIENT_ID",
+    "DEFAULT_MANAGEMENT_SECRET",
     "DEFAULT_PORT",
     "DevAuthorizationServer",
     "DevIssuerConfig",

@@ -29,6 +29,9 @@ Client ``type``: ``public`` (SPA or CLI: PKCE required, no secret), ``confidenti
 app: secret required at the token endpoint), ``m2m`` (client credentials only) or ``device`` (Kinde's
 *Device and IoT* application: the device authorization flow, RFC 8628, no secret). Device codes live
 ``device_code_lifetime`` seconds and are polled every ``device_interval`` seconds at most.
+
+Kinde API keys (``api_keys``) and the Management API's M2M application that verifies them
+(``management_client``): see :mod:`kinde_guard.devserver.tenant_api_keys`.
 """
 
 from __future__ import annotations
@@ -42,7 +45,9 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..testing import DEFAULT_AUDIENCE, DEFAULT_CLIENT_ID
+from .checks import json_object, string_list
 from .flags import parse_flags
+from .tenant_api_keys import TenantApiKeys, default_api_keys_document, parse_api_keys
 
 __all__ = [
     "DEFAULT_CALLBACK",
@@ -126,6 +131,8 @@ class DevIssuerConfig:
     code_lifetime: int = 120
     device_code_lifetime: int = 600
     device_interval: int = 5
+    #: The Management API's M2M application and the tenant's API keys.
+    api_keys: TenantApiKeys = field(default_factory=TenantApiKeys)
 
     def user(self, user_id: str) -> User | None:
         return next((u for u in self.users if u.id == user_id), None)
@@ -182,19 +189,8 @@ def default_config_document() -> dict[str, Any]:
                 "apis": [DEFAULT_AUDIENCE],
             },
         ],
+        **default_api_keys_document(),
     }
-
-
-def _strings(value: object, where: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ConfigurationError(f"{where} must be a list of non-empty strings.")
-    return tuple(value)
-
-
-def _obj(value: object, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise ConfigurationError(f"{where} must be a JSON object.")
-    return value
 
 
 def _user(doc: Mapping[str, Any], where: str, orgs: Mapping[str, str]) -> User:
@@ -202,13 +198,13 @@ def _user(doc: Mapping[str, Any], where: str, orgs: Mapping[str, str]) -> User:
     if not isinstance(email, str) or "@" not in email:
         raise ConfigurationError(f"{where}.email must be an email address.")
     memberships: dict[str, Membership] = {}
-    for code, m in _obj(doc.get("organizations", {}), f"{where}.organizations").items():
+    for code, m in json_object(doc.get("organizations", {}), f"{where}.organizations").items():
         if code not in orgs:
             raise ConfigurationError(f"{where} is in organization {code!r}, which is not in 'organizations'.")
-        m = _obj(m, f"{where}.organizations.{code}")
+        m = json_object(m, f"{where}.organizations.{code}")
         memberships[code] = Membership(
-            _strings(m.get("permissions", []), f"{where}.organizations.{code}.permissions"),
-            _strings(m.get("roles", []), f"{where}.organizations.{code}.roles"),
+            string_list(m.get("permissions", []), f"{where}.organizations.{code}.permissions"),
+            string_list(m.get("roles", []), f"{where}.organizations.{code}.roles"),
             parse_flags(m.get("feature_flags", {}), f"{where}.organizations.{code}.feature_flags"),
         )
     return User(
@@ -235,10 +231,10 @@ def _client(doc: Mapping[str, Any], where: str, apis: Mapping[str, Api], orgs: M
         type=kind,
         name=str(doc.get("name") or client_id),
         client_secret=secret,
-        redirect_uris=_strings(doc.get("redirect_uris", []), f"{where}.redirect_uris"),
-        logout_uris=_strings(doc.get("logout_uris", []), f"{where}.logout_uris"),
-        apis=_strings(doc.get("apis", []), f"{where}.apis"),
-        scopes=_strings(doc.get("scopes", []), f"{where}.scopes"),
+        redirect_uris=string_list(doc.get("redirect_uris", []), f"{where}.redirect_uris"),
+        logout_uris=string_list(doc.get("logout_uris", []), f"{where}.logout_uris"),
+        apis=string_list(doc.get("apis", []), f"{where}.apis"),
+        scopes=string_list(doc.get("scopes", []), f"{where}.scopes"),
         org_code=doc.get("org_code"),
     )
     for audience in client.apis:
@@ -251,23 +247,23 @@ def _client(doc: Mapping[str, Any], where: str, apis: Mapping[str, Api], orgs: M
 
 def parse_config(doc: Mapping[str, Any]) -> DevIssuerConfig:
     """Validate a config document (defaults filled in for absent top-level keys)."""
-    merged = {**default_config_document(), **_obj(doc, "the config file")}
+    merged = {**default_config_document(), **json_object(doc, "the config file")}
     orgs = {}
     for i, o in enumerate(merged["organizations"]):
-        o = _obj(o, f"organizations[{i}]")
+        o = json_object(o, f"organizations[{i}]")
         if not isinstance(o.get("code"), str):
             raise ConfigurationError(f"organizations[{i}].code is required.")
         orgs[o["code"]] = str(o.get("name") or o["code"])
     apis = {}
     for i, a in enumerate(merged["apis"]):
-        a = _obj(a, f"apis[{i}]")
+        a = json_object(a, f"apis[{i}]")
         if not isinstance(a.get("audience"), str) or not a["audience"]:
             raise ConfigurationError(f"apis[{i}].audience is required.")
-        apis[a["audience"]] = Api(a["audience"], _strings(a.get("scopes", []), f"apis[{i}].scopes"))
-    users = tuple(_user(_obj(u, f"users[{i}]"), f"users[{i}]", orgs) for i, u in enumerate(merged["users"]))
+        apis[a["audience"]] = Api(a["audience"], string_list(a.get("scopes", []), f"apis[{i}].scopes"))
+    users = tuple(_user(json_object(u, f"users[{i}]"), f"users[{i}]", orgs) for i, u in enumerate(merged["users"]))
     clients = {}
     for i, c in enumerate(merged["clients"]):
-        client = _client(_obj(c, f"clients[{i}]"), f"clients[{i}]", apis, orgs)
+        client = _client(json_object(c, f"clients[{i}]"), f"clients[{i}]", apis, orgs)
         clients[client.client_id] = client
     lifetimes = {}
     for name in ("token_lifetime", "code_lifetime", "device_code_lifetime", "device_interval"):
@@ -275,7 +271,8 @@ def parse_config(doc: Mapping[str, Any]) -> DevIssuerConfig:
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ConfigurationError(f"{name} must be a whole number of seconds > 0.")
         lifetimes[name] = value
-    return DevIssuerConfig(users, clients, apis, orgs, **lifetimes)
+    api_keys = parse_api_keys(merged, orgs, [u.id for u in users], clients)
+    return DevIssuerConfig(users, clients, apis, orgs, api_keys=api_keys, **lifetimes)
 
 
 def load_config(path: str | Path | None = None) -> DevIssuerConfig:

@@ -14,6 +14,7 @@ from ..errors import ConfigurationError
 from .config import DEFAULT_CALLBACK, DevIssuerConfig, load_config
 from .keys import default_keys_dir, load_or_create_key
 from .server import DevAuthorizationServer
+from .tenant_api_keys import DEFAULT_MANAGEMENT_SECRET, default_api_keys_document
 
 __all__ = ["DEFAULT_PORT", "run", "try_command"]
 
@@ -72,6 +73,7 @@ def _banner(server: DevAuthorizationServer, keys_dir: Path, config_path: str | P
         lines.append(f"  client     {client.client_id} ({client.type})  {where}")
     for user in config.users:
         lines.append(f"  user       {user.email}  {user.id}")
+    lines += api_key_lines(config, server.url)
     lines.append(f"Try:  {shlex.join(try_command(config, server.url))}")
     print("\n".join(lines), file=out, flush=True)
 
@@ -96,3 +98,33 @@ def try_command(config: DevIssuerConfig, url: str) -> list[str]:
     if client.redirect_uris and DEFAULT_CALLBACK not in client.redirect_uris:
         command += ["--redirect-uri", client.redirect_uris[0]]
     return command
+
+
+def api_key_lines(config: DevIssuerConfig, url: str) -> list[str]:
+    """The banner's Management API application and API keys. Secrets and keys are shown whole only
+    when they are the built-in tenant's published ones; a tenant file's are abbreviated (``k_live_ab…``).
+
+    >>> from kinde_guard.devserver import load_config
+    >>> print("\\n".join(api_key_lines(load_config(), "http://127.0.0.1:53181")))  # doctest: +NORMALIZE_WHITESPACE
+      management kinde-guard-dev-management (m2m, Kinde Management API http://127.0.0.1:53181/api)  scopes: read:api_keys
+      api key    k_live_dev_org_reader  api_key_dev_org_reader (active)  org org_dev  scopes: read:orders
+      api key    k_live_dev_user_writer  api_key_dev_user_writer (active)  user kp_de700000000000000000000000000001
+                 org org_dev  scopes: read:orders write:orders
+      api key    k_live_dev_revoked  api_key_dev_revoked (revoked)  org org_dev  scopes: read:orders
+    Guard:  KINDE_API_KEYS=true KINDE_M2M_CLIENT_ID=kinde-guard-dev-management
+            KINDE_M2M_CLIENT_SECRET=dev-management-secret-not-for-production
+    """
+    management = config.api_keys.management
+    published = {k["key"] for k in default_api_keys_document()["api_keys"]}
+    scopes = " ".join(management.scopes) or "-"
+    lines = [f"  management {management.client_id} (m2m, Kinde Management API {url}/api)  scopes: {scopes}"]
+    for key in config.api_keys.keys:
+        shown = key.key if key.key in published else key.key[: min(10, len(key.key) // 2)] + "…"
+        owner = (f"user {key.user_id}  " if key.user_id else "") + (f"org {key.org_code}  " if key.org_code else "")
+        lines.append(f"  api key    {shown}  {key.key_id} ({key.status})  {owner}scopes: {' '.join(key.scopes) or '-'}")
+    secret = management.client_secret if management.client_secret == DEFAULT_MANAGEMENT_SECRET else "<its secret>"
+    lines.append(
+        f"Guard:  KINDE_API_KEYS=true KINDE_M2M_CLIENT_ID={shlex.quote(management.client_id)} "
+        f"KINDE_M2M_CLIENT_SECRET={shlex.quote(secret)}"
+    )
+    return lines

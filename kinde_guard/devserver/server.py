@@ -58,6 +58,14 @@ class DevAuthorizationServer(TestIssuer):
             pending_lifetime=authorize.PENDING_LIFETIME,
             max_records=self.MAX_RECORDS,
         )
+        # The tenant's Management API application and API keys (fixed credentials, unlike the test issuer's).
+        management = self.config.api_keys.management
+        self.m2m_client_id, self.m2m_client_secret = management.client_id, management.client_secret
+        self.m2m_scopes = list(management.scopes)
+        for k in self.config.api_keys.keys:
+            self.create_api_key(
+                key=k.key, key_id=k.key_id, scopes=k.scopes, org_code=k.org_code, user_id=k.user_id, status=k.status
+            )
 
     # -- routing ---------------------------------------------------------------------------------
 

@@ -92,13 +92,17 @@ class ApiKeyEndpoints:
         user_id: str | None = None,
         status: str = "active",
         prefix: str = "k_live_",
+        key: str | None = None,
+        key_id: str | None = None,
     ) -> str:
         """A new API key (returned once, as Kinde shows it): an organization key, or a user's with
-        ``user_id``; ``status`` ``"active"`` (default), ``"inactive"`` or ``"revoked"``."""
+        ``user_id``; ``status`` ``"active"`` (default), ``"inactive"`` or ``"revoked"``. ``key`` and
+        ``key_id`` fix the key and its id (a tenant file's keys); by default both are random."""
         if status not in ("active", "inactive", "revoked"):
             raise ValueError("status must be 'active', 'inactive' or 'revoked'")
-        key = prefix + secrets.token_urlsafe(32).replace("-", "A").replace("_", "B")
-        record = ApiKeyRecord("api_key_" + secrets.token_hex(12), tuple(scopes), org_code, user_id, status)
+        if key is None:
+            key = prefix + secrets.token_urlsafe(32).replace("-", "A").replace("_", "B")
+        record = ApiKeyRecord(key_id or "api_key_" + secrets.token_hex(12), tuple(scopes), org_code, user_id, status)
         with self._api_key_lock:
             self._api_key_records[_sha(key)] = record
         return key
