@@ -4,7 +4,8 @@ The same guard (route scope ``read:orders``, a resource so that challenges carry
 ``resource_metadata``) behind the ASGI middleware (uvicorn), the WSGI middleware (werkzeug's server),
 the Flask extension, the FastAPI dependency, Django's middleware (WSGI and ASGI) and decorators
 (sync and async) and DRF's authentication class with its exception handler; each request goes over real HTTP with http.client,
-which sends odd header values as given. Only the servers' own headers (date, server, connection)
+which sends odd header values as given. The guard accepts Kinde API keys too (``api_keys``): a
+refused key is answered alike everywhere, and a valid one passes everywhere. Only the servers' own headers (date, server, connection)
 are left out of the comparison.
 """
 
@@ -178,7 +179,7 @@ ADAPTERS: dict[str, tuple[Callable[[KindeGuard], object], str]] = {
 
 @pytest.fixture
 def urls(served_issuer: DevIssuer) -> Iterator[dict[str, str]]:
-    guard = served_issuer.guard(required_scopes=["read:orders"], resource=RESOURCE)
+    guard = served_issuer.guard(required_scopes=["read:orders"], resource=RESOURCE, api_keys=True)
     with ExitStack() as stack:
         stack.enter_context(override_settings(KINDE_GUARD=guard, **DJANGO))
         found = {}
@@ -209,7 +210,17 @@ REQUESTS: dict[str, Callable[[DevIssuer], str | None]] = {
     "wrong audience": lambda issuer: "Bearer " + issuer.mint(scopes=["read:orders"], aud=["https://other"]),
     "missing scope": lambda issuer: "Bearer " + issuer.mint(scopes=["openid"]),
     "unknown kid": lambda issuer: "Bearer " + issuer.mint(scopes=["read:orders"], headers={"kid": "gone"}),
+    "revoked API key": lambda issuer: "Bearer " + revoked_key(issuer),
+    "inactive API key": lambda issuer: "Bearer " + issuer.create_api_key(scopes=["read:orders"], status="inactive"),
+    "unknown API key": lambda issuer: "Bearer k_live_" + "x" * 40,
+    "API key without the scope": lambda issuer: "Bearer " + issuer.create_api_key(scopes=["openid"]),
 }
+
+
+def revoked_key(issuer: DevIssuer) -> str:
+    key = issuer.create_api_key(scopes=["read:orders"], org_code="org_acme")
+    issuer.revoke_api_key(key)
+    return key
 
 
 @pytest.mark.parametrize("case", list(REQUESTS))
@@ -218,6 +229,7 @@ def test_every_adapter_refuses_with_the_same_bytes(urls: dict[str, str], served_
     answers = {name: get(url, authorization) for name, url in urls.items()}
     reference = answers["asgi"]
     assert reference[0] in (400, 401, 403), reference
+    assert reference[0] == (403 if case == "API key without the scope" else 401) or "API key" not in case, reference
     assert any(k == "www-authenticate" for k, _ in reference[1])
     for name, answer in answers.items():
         assert answer == reference, f"{name} answers differently from asgi for {case!r}"
@@ -233,3 +245,10 @@ def test_every_adapter_answers_503_alike_when_no_key_can_be_had(urls: dict[str, 
     stripped = {name: (a[0], [h for h in a[1] if h[0] != "retry-after"], a[2]) for name, a in answers.items()}
     assert all(s == stripped["asgi"] for s in stripped.values()), stripped
     assert all(any(h[0] == "retry-after" for h in a[1]) for a in answers.values())
+
+
+def test_every_adapter_accepts_a_valid_api_key(urls: dict[str, str], served_issuer: DevIssuer) -> None:
+    key = served_issuer.create_api_key(scopes=["read:orders"], org_code="org_acme")
+    statuses = {name: get(url, "Bearer " + key)[0] for name, url in urls.items()}
+    assert set(statuses.values()) == {200}, statuses
+    assert served_issuer.api_key_verifications == 1  # one guard, one verification, then its cache
