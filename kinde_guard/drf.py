@@ -53,7 +53,9 @@ try:
         SingleOperandHolder,
     )
 except ModuleNotFoundError as exc:
-    raise missing_extra(exc, adapter="kinde_guard.drf", extra="drf") from None
+    raise missing_extra(
+        exc, adapter="kinde_guard.drf", extra="drf", packages={"rest_framework": "djangorestframework"}
+    ) from None
 
 from .claims import Claims, FlagValue, Match
 from .django import KindeUser, claims_of, get_guard, get_realm, refusal
