@@ -75,6 +75,10 @@ class KindeTokenVerifier:
     ``subject`` = ``sub`` (``None`` for M2M), ``resource`` = the guard's ``resource`` when the
     token names it, else the first of the guard's audiences it names, and ``claims`` = every
     claim (``Claims.from_payload(access_token.claims)`` in a tool gives the guard's view back).
+    A Kinde API key (guard with ``api_keys`` on) has no ``azp``, ``aud`` or ``exp``: its
+    ``client_id`` is the key's ``key_id``, ``resource`` the guard's ``resource`` (else its first
+    audience: the API the key was verified for), ``subject`` the key's user (``None`` for an
+    organization key) and ``expires_at`` ``None``; so the SDK's ``validate_token_resource`` accepts it.
     A refused token is ``None`` (the SDK's 401); the reason is logged at INFO on
     ``kinde_guard.mcp``, never the token.
 
@@ -103,15 +107,24 @@ class KindeTokenVerifier:
             )
             return None
         expires_at = claims.expires_at
+        if claims.credential == "api_key":
+            # No azp and no aud: the key is its own client, and it was verified for this API.
+            client_id, resource = claims.key_id or "", self._own_resource()
+        else:
+            client_id, resource = claims.azp or "", self._resource(claims.audience)
         return AccessToken(
             token=token,
-            client_id=claims.azp or "",
+            client_id=client_id,
             scopes=sorted(claims.scopes),
             expires_at=None if expires_at is None else int(expires_at),
-            resource=self._resource(claims.audience),
+            resource=resource,
             subject=claims.sub,
             claims=dict(claims.raw),
         )
+
+    def _own_resource(self) -> str | None:
+        config = self.guard.config
+        return config.resource or next(iter(config.audience), None)
 
     def _resource(self, audience: tuple[str, ...]) -> str | None:
         config = self.guard.config
