@@ -23,7 +23,8 @@ optional: a key the file names replaces that part of the built-in defaults, the 
 
 A user's ``feature_flags`` (``{"code": true | 5 | "text"}``, per organization and the user's own,
 which win) go into the user's access tokens as Kinde issues them, ``{"code": {"t": "b", "v": true}}``;
-organization ``roles`` as ``[{"id", "key", "name"}]``.
+organization ``roles`` as ``[{"id", "key", "name"}]``. An ``m2m`` client's own ``feature_flags`` (same
+values) go into its client-credentials tokens the same way, as Kinde adds an M2M application's flags.
 
 Client ``type``: ``public`` (SPA or CLI: PKCE required, no secret), ``confidential`` (back-end web
 app: secret required at the token endpoint), ``m2m`` (client credentials only) or ``device`` (Kinde's
@@ -46,7 +47,7 @@ from typing import Any
 from ..errors import ConfigurationError
 from ..testing import DEFAULT_AUDIENCE, DEFAULT_CLIENT_ID
 from .checks import json_object, string_list
-from .flags import parse_flags
+from .flags import parse_client_flags, parse_flags
 from .tenant_api_keys import TenantApiKeys, default_api_keys_document, parse_api_keys
 
 __all__ = [
@@ -119,6 +120,7 @@ class Client:
     apis: tuple[str, ...] = ()
     scopes: tuple[str, ...] = ()
     org_code: str | None = None
+    feature_flags: Mapping[str, bool | int | str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,7 @@ def _client(doc: Mapping[str, Any], where: str, apis: Mapping[str, Api], orgs: M
         apis=string_list(doc.get("apis", []), f"{where}.apis"),
         scopes=string_list(doc.get("scopes", []), f"{where}.scopes"),
         org_code=doc.get("org_code"),
+        feature_flags=parse_client_flags(doc, kind, where),  # an M2M application's, in its tokens
     )
     for audience in client.apis:
         if audience not in apis:

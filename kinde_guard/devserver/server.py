@@ -127,7 +127,8 @@ class DevAuthorizationServer(TestIssuer):
         if client.org_code:
             claims["org_code"] = client.org_code
         lifetime = self.config.token_lifetime
-        token = self.mint_m2m(scopes=scopes, expires_in=lifetime, **claims)
+        flags = dict(client.feature_flags) or None  # mint_m2m puts them in Kinde's shape
+        token = self.mint_m2m(scopes=scopes, expires_in=lifetime, feature_flags=flags, **claims)
         return {"access_token": token, "expires_in": lifetime, "scope": " ".join(scopes), "token_type": "bearer"}
 
     def _id_token(self, grant: Grant, access_token: str) -> str:
