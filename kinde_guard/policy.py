@@ -247,6 +247,10 @@ class Policy:
         )
 
     def _check_token_type(self, claims: Claims) -> None:
+        # allow_m2m / allow_user_tokens sort access tokens; an API key is neither kind (api_keys,
+        # and a route's accept_api_keys, are its switches).
+        if claims.credential == "api_key":
+            return
         if claims.is_m2m and not self.allow_m2m:
             raise InsufficientScopeError("This API does not accept machine-to-machine tokens.")
         if not claims.is_m2m and not self.allow_user_tokens:
