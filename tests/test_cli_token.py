@@ -102,11 +102,16 @@ def http_post(url: str, form: dict[str, str]) -> tuple[int, dict[str, str], str]
 class Run:
     """`kinde-guard token ...` started in the background; read its sign-in URL from stderr."""
 
+    #: Every command started by the current test; the autouse fixture below ends and closes them
+    #: even when the test failed half-way (else their pipes leak into the next test's warnings).
+    started: list[subprocess.Popen[str]] = []
+
     def __init__(self, env: Env, argv: list[str], **environ: str) -> None:
         cmd = [sys.executable, "-m", "kinde_guard", *argv]
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env.environ(**environ)
         )
+        Run.started.append(self.proc)
         self.stderr_head = ""
 
     def sign_in_url(self) -> str:
@@ -121,6 +126,16 @@ class Run:
     def finish(self) -> tuple[int, str, str]:
         out, err = self.proc.communicate(timeout=60)
         return self.proc.returncode, out, self.stderr_head + err
+
+
+@pytest.fixture(autouse=True)
+def _end_started_commands() -> Iterator[None]:
+    yield
+    while Run.started:
+        proc = Run.started.pop()
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=10)  # reaps it and closes its pipes
 
 
 def browse(

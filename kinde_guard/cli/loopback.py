@@ -66,8 +66,13 @@ class CallbackListener:
                     self._answer(404, "Not found", "This is the kinde-guard sign-in callback.")
                     return
                 params = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
-                status, title, message = listener._accept(params)
+                status, title, message, problem = listener._judge(params)
+                # Answer the browser first, then wake the command: it may exit at once, and a
+                # daemon handler thread would die with the page unsent (the browser would see the
+                # connection drop instead of the page).
                 self._answer(status, title, message)
+                self.wfile.flush()
+                listener._finish(params, problem)
 
             def _answer(self, status: int, title: str, message: str) -> None:
                 body = _page(title, message)
@@ -91,20 +96,18 @@ class CallbackListener:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="kinde-callback")
         self._thread.start()
 
-    def _accept(self, params: dict[str, str]) -> tuple[int, str, str]:
+    def _judge(self, params: dict[str, str]) -> tuple[int, str, str, str | None]:
+        """The page to answer the callback with, and the problem to report (None: none)."""
         state = params.get("state", "")
         # Compare in constant time; a callback with another state may be forged (CSRF, RFC 6749 §10.12).
         if not hmac.compare_digest(state.encode(), self.expected_state.encode()):
-            self._finish(params, "state_mismatch")
-            return 400, "Sign-in refused", "The callback's state does not match this sign-in. Run the command again."
+            message = "The callback's state does not match this sign-in. Run the command again."
+            return 400, "Sign-in refused", message, "state_mismatch"
         if "error" in params:
-            self._finish(params, None)
-            return 400, "Sign-in failed", f"{params['error']}: {params.get('error_description', '')}".strip(": ")
+            return 400, "Sign-in failed", f"{params['error']}: {params.get('error_description', '')}".strip(": "), None
         if not params.get("code"):
-            self._finish(params, "no_code")
-            return 400, "Sign-in failed", "The callback carries no code."
-        self._finish(params, None)
-        return 200, "Signed in", "Signed in. You can close this tab and return to the terminal."
+            return 400, "Sign-in failed", "The callback carries no code.", "no_code"
+        return 200, "Signed in", "Signed in. You can close this tab and return to the terminal.", None
 
     def _finish(self, params: dict[str, str], problem: str | None) -> None:
         if self._done.is_set():
