@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import jwt
@@ -104,7 +104,7 @@ class Run:
 
     #: Every command started by the current test; the autouse fixture below ends and closes them
     #: even when the test failed half-way (else their pipes leak into the next test's warnings).
-    started: list[subprocess.Popen[str]] = []
+    started: ClassVar[list[subprocess.Popen[str]]] = []
 
     def __init__(self, env: Env, argv: list[str], **environ: str) -> None:
         cmd = [sys.executable, "-m", "kinde_guard", *argv]
