@@ -531,6 +531,23 @@ def _needs(
     claims_check_message: str | None = None,
 ) -> Requirements:
     """One Requirements from either form of the public keywords."""
+    if (
+        permissions is None
+        and roles is None
+        and feature_flags is None
+        and org_codes is None
+        and claims_check is None
+        and claims_check_message is None
+        and requirements is None
+        and type(scopes) is list
+    ):
+        # The commonest call of all, verify(token, scopes=[...]) per request: one tuple, one lookup.
+        try:
+            found = _SCOPE_NEEDS.get((match, *scopes))
+        except TypeError:  # an unhashable entry: the path below refuses it with a sentence
+            found = None
+        if found is not None:
+            return found
     keywords = (
         scopes is None
         and permissions is None
@@ -560,6 +577,8 @@ def _needs(
         needs = Requirements(scopes=args[0], permissions=args[1], match=match, roles=args[3], org_codes=args[4])
         if len(_KEYWORD_NEEDS) < _KEYWORD_NEEDS_SIZE:
             _KEYWORD_NEEDS[args] = needs
+            if args[1:] == (None, match, None, None) and type(args[0]) is tuple:
+                _SCOPE_NEEDS[(match, *args[0])] = needs
         return needs
     return Requirements(
         scopes=scopes,
@@ -576,6 +595,8 @@ def _needs(
 #: Requirements built from keyword arguments, by those arguments (see _needs); bounded, never evicted
 #: (routes name a fixed set of scope lists; past the bound, new lists are built per call).
 _KEYWORD_NEEDS: dict[tuple[object, ...], Requirements] = {}
+#: The same for calls naming only a list of scopes, by (match, *scopes): their fast path.
+_SCOPE_NEEDS: dict[tuple[str, ...], Requirements] = {}
 _KEYWORD_NEEDS_SIZE = 256
 
 
