@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import ModuleType
@@ -20,7 +18,7 @@ from typing import Any
 import django
 from django.conf import settings
 
-from tests.wsgi_servers import ROOT, GunicornFailed, _wait_until_serving
+from tests.wsgi_servers import run_server_process
 
 #: The in-process test settings: DRF's defaults are read once, when rest_framework.views loads.
 SETTINGS: dict[str, Any] = {
@@ -71,38 +69,5 @@ def clean_env(env: Mapping[str, str]) -> dict[str, str]:
 def run_uvicorn(target: str, env: Mapping[str, str]) -> Iterator[str]:
     """``uvicorn target`` from the repository root on a free port of 127.0.0.1 (a real process)."""
     command = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", "0", "--lifespan", "off"]
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=clean_env(env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
-    assert process.stderr is not None
-    output: list[str] = []
-    base_url: list[str] = []
-    found = threading.Event()
-
-    def drain() -> None:
-        assert process.stderr is not None
-        for line in process.stderr:
-            output.append(line)
-            match = _RUNNING.search(line)
-            if match and not base_url:
-                base_url.append(match.group(1))
-                found.set()
-        found.set()
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    try:
-        found.wait(30)
-        if not base_url or process.poll() is not None:
-            raise GunicornFailed("uvicorn did not start:\n" + "".join(output))
-        _wait_until_serving(base_url[0], process, output)
-        yield base_url[0]
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        reader.join(5)
-        process.stderr.close()
+    with run_server_process(command, clean_env(env), _RUNNING, name="uvicorn") as url:
+        yield url

@@ -70,8 +70,19 @@ def run_gunicorn(target: str, env: Mapping[str, str], *, threads: int = 4, worke
     command = [sys.executable, "-m", "gunicorn", target, "--bind", "127.0.0.1:0"]
     # Port 0: the kernel picks a free port and gunicorn logs it; no race with other tests.
     command += ["--workers", str(workers), "--threads", str(threads), "--no-control-socket"]
+    with run_server_process(command, full_env, _LISTENING, ready="Booting worker", name="gunicorn") as url:
+        yield url
+
+
+@contextmanager
+def run_server_process(
+    command: list[str], env: Mapping[str, str], listening: re.Pattern[str], *, ready: str | None = None, name: str
+) -> Iterator[str]:
+    """Run a server ``command`` from the repository root; yield the base URL its log names (group 1
+    of ``listening``) once it answers (and, with ``ready``, once a log line says so). Stops it on exit.
+    """
     process = subprocess.Popen(
-        command, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        command, cwd=ROOT, env=dict(env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     assert process.stderr is not None
     output: list[str] = []
@@ -79,14 +90,14 @@ def run_gunicorn(target: str, env: Mapping[str, str], *, threads: int = 4, worke
     base_url: list[str] = []
 
     def drain() -> None:
-        # Keep reading so gunicorn never blocks on a full pipe; remember the lines for errors.
+        # Keep reading so the server never blocks on a full pipe; remember the lines for errors.
         assert process.stderr is not None
         for line in process.stderr:
             output.append(line)
-            match = _LISTENING.search(line)
+            match = listening.search(line)
             if match and not base_url:
                 base_url.append(match.group(1))
-            if "Booting worker" in line and base_url:
+            if base_url and (ready is None or ready in line):
                 found.set()
         found.set()
 
@@ -95,8 +106,8 @@ def run_gunicorn(target: str, env: Mapping[str, str], *, threads: int = 4, worke
     try:
         found.wait(30)
         if not base_url or process.poll() is not None:
-            raise GunicornFailed("gunicorn did not start:\n" + "".join(output))
-        _wait_until_serving(base_url[0], process, output)
+            raise GunicornFailed(f"{name} did not start:\n" + "".join(output))
+        wait_until_serving(base_url[0], process, output)
         yield base_url[0]
     finally:
         process.terminate()
@@ -109,7 +120,7 @@ def run_gunicorn(target: str, env: Mapping[str, str], *, threads: int = 4, worke
         process.stderr.close()
 
 
-def _wait_until_serving(base_url: str, process: subprocess.Popen[str], output: list[str]) -> None:
+def wait_until_serving(base_url: str, process: subprocess.Popen[str], output: list[str]) -> None:
     """The master listens before its worker has imported the app: wait for a first answer."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
